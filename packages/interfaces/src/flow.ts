@@ -1,0 +1,197 @@
+/**
+ * Byte streams and the transports applications use. Addresses here are
+ * strings, as in `node:net`; the same application code runs on the direct
+ * stack and on the Unix socket stack.
+ */
+import type { SocketAddress } from "./address.js";
+import type { LayerStats } from "./stats.js";
+
+/**
+ * A reliable, ordered, bidirectional byte stream (a TCP connection, a TLS
+ * session, an in-memory pipe).
+ *
+ * Contract:
+ * - `read()` resolves with the next chunk (at least one byte, owned by the
+ *   caller), with `null` once the peer has finished sending (end of stream) or
+ *   the flow was closed, and rejects with a {@link MorganaError} (`ECONNRESET`,
+ *   `ETIMEDOUT`, ...) when the stream failed. After `null` or an error, every
+ *   further read gives the same answer. Concurrent reads are served in order.
+ *   Unread data is the receiver's backpressure: the implementation stops
+ *   accepting more from the peer when its receive buffer is full.
+ * - `write(data)` resolves once the data is accepted into the send buffer
+ *   (not when it is delivered); while the buffer is full it stays pending —
+ *   that is the writer's backpressure. Ownership of `data` passes to the flow:
+ *   do not modify it afterwards. Writes are sent in call order. It rejects with
+ *   `EPIPE` after `shutdown()`/`close()`, and with the stream's error after a
+ *   failure. Accepted data is never silently lost: if it cannot be delivered,
+ *   the flow reports an error.
+ * - `shutdown()` half-closes: the data already written is sent, then the end of
+ *   stream (TCP FIN); reading continues. It resolves when the end is queued.
+ * - `close()` shuts down writing, stops reading, and resolves when the
+ *   connection is finished; it is idempotent. `abort()` ends at once (TCP RST),
+ *   discarding unsent data; pending and later operations reject with
+ *   `ECONNABORTED` (or the given error).
+ * - Async iteration yields the chunks `read()` would give, ends at end of
+ *   stream, and throws the stream's error. Breaking out of the loop does not
+ *   close the flow.
+ */
+export interface Flow extends AsyncIterable<Uint8Array> {
+  read(): Promise<Uint8Array | null>;
+  write(data: Uint8Array): Promise<void>;
+  writev(chunks: readonly Uint8Array[]): Promise<void>;
+  shutdown(): Promise<void>;
+  close(): Promise<void>;
+  abort(err?: Error): void;
+}
+
+/** Keepalive settings (all in milliseconds except `count`). */
+export interface KeepAliveOptions {
+  /** Idle time before the first probe. */
+  readonly idleMs?: number;
+  /** Time between unanswered probes. */
+  readonly intervalMs?: number;
+  /** Unanswered probes before the connection fails with `ETIMEDOUT`. */
+  readonly count?: number;
+}
+
+/** Connection statistics; fields a stack cannot measure are absent. */
+export interface TcpInfo {
+  readonly state: string;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly mss?: number;
+  readonly srttMs?: number;
+  readonly rttVarMs?: number;
+  readonly rtoMs?: number;
+  readonly cwnd?: number;
+  readonly ssthresh?: number;
+  readonly sendWindow?: number;
+  readonly receiveWindow?: number;
+  readonly retransmissions?: number;
+  readonly bytesRetransmitted?: number;
+  readonly windowScaling?: boolean;
+  readonly timestamps?: boolean;
+  readonly sack?: boolean;
+}
+
+/** A TCP connection. */
+export interface TcpFlow extends Flow {
+  readonly local: SocketAddress;
+  readonly remote: SocketAddress;
+  /** Disable (true) or enable (false) Nagle's algorithm. */
+  setNoDelay(noDelay: boolean): void;
+  setKeepAlive(enable: boolean, opts?: KeepAliveOptions): void;
+  info(): TcpInfo;
+}
+
+export interface TcpListenOptions {
+  /** 0 picks an ephemeral port; see `local.port`. */
+  readonly port: number;
+  /** The local address to accept on; default every address of the stack. */
+  readonly address?: string;
+  /** Established connections waiting for `accept()`; the implementation documents its default. */
+  readonly backlog?: number;
+}
+
+/**
+ * Accepts connections. Contract: `accept()` resolves with the next established
+ * connection in arrival order, with `null` after `close()`. Iteration yields
+ * the same and ends on close. `close()` stops listening (new SYNs are refused)
+ * and resets connections that were never accepted; accepted connections are
+ * unaffected.
+ */
+export interface TcpListener extends AsyncIterable<TcpFlow> {
+  readonly local: SocketAddress;
+  accept(): Promise<TcpFlow | null>;
+  close(): Promise<void>;
+}
+
+export interface TcpConnectOptions {
+  /** The remote IPv4 address in dotted-quad form (names are a Resolver's job). */
+  readonly address: string;
+  readonly port: number;
+  readonly localAddress?: string;
+  /** Default: a random ephemeral port. */
+  readonly localPort?: number;
+  /** Give up with `ETIMEDOUT` after this long; the implementation documents its default. */
+  readonly timeoutMs?: number;
+  readonly noDelay?: boolean;
+  readonly keepAlive?: boolean | KeepAliveOptions;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * TCP as an application sees it. Errors: `ECONNREFUSED` (RST to our SYN),
+ * `ETIMEDOUT`, `EHOSTUNREACH`/`ENETUNREACH`, `EADDRINUSE` (listen on a port
+ * in use, or an explicit local port in use), `EINVAL` for bad arguments.
+ */
+export interface Tcp {
+  listen(opts: TcpListenOptions): Promise<TcpListener>;
+  connect(opts: TcpConnectOptions): Promise<TcpFlow>;
+  stats(): LayerStats;
+}
+
+/** One received UDP datagram; `address`/`port` are the sender's. */
+export interface Datagram {
+  readonly data: Uint8Array;
+  readonly address: string;
+  readonly port: number;
+}
+
+/** A destination for {@link UdpSocket.send}; a received {@link Datagram} is one. */
+export interface UdpDestination {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface UdpBindOptions {
+  /** Default 0: a random ephemeral port. */
+  readonly port?: number;
+  readonly address?: string;
+  /** Datagrams held for `recv()`; more are dropped and counted. The implementation documents its default. */
+  readonly receiveQueue?: number;
+}
+
+/**
+ * A bound UDP socket.
+ *
+ * Contract:
+ * - `send(data, to)` resolves when the datagram was handed to the network, and
+ *   rejects with `EMSGSIZE` above 65507 bytes, `ENETUNREACH`/`EHOSTUNREACH`
+ *   when it cannot be routed, `ERR_SOCKET_CLOSED` after close.
+ * - `recv()` resolves with the next datagram, in arrival order, or `null` after
+ *   `close()`. An ICMP error about a datagram this socket sent (for example port
+ *   unreachable, as `ECONNREFUSED`) makes the next `recv()` reject with that
+ *   error, carrying the destination's `address` and `port`; the socket stays
+ *   usable. Iteration yields datagrams, throws such errors, and ends on close.
+ * - The receive queue is bounded: datagrams beyond it are dropped and counted.
+ */
+export interface UdpSocket extends AsyncIterable<Datagram> {
+  readonly local: SocketAddress;
+  send(data: Uint8Array, to: UdpDestination): Promise<void>;
+  recv(): Promise<Datagram | null>;
+  close(): Promise<void>;
+}
+
+/** UDP as an application sees it. `bind` rejects with `EADDRINUSE` when the port is taken. */
+export interface Udp {
+  bind(opts?: UdpBindOptions): Promise<UdpSocket>;
+  stats(): LayerStats;
+}
+
+/**
+ * A TCP/IP stack as an application sees it: what a program written against
+ * `@morgana/interfaces` needs, whichever stack it is linked with.
+ */
+export interface Stack {
+  /** Which implementation this is, for logs: `"direct"`, `"unix-socket"`, ... */
+  readonly name: string;
+  readonly tcp: Tcp;
+  readonly udp: Udp;
+  /** The stack's IPv4 addresses, dotted quad. */
+  addresses(): string[];
+  /** Counters of every layer, by layer name. */
+  stats(): Readonly<Record<string, LayerStats>>;
+  /** Closes every connection and socket, cancels every timer, releases the device. Idempotent. */
+  close(): Promise<void>;
+}

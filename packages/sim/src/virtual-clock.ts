@@ -1,0 +1,270 @@
+import type { Clock, Timer } from "@morgana/interfaces";
+import { settle } from "./settle.js";
+
+interface Entry {
+  at: number;
+  seq: number;
+  callback: (() => void) | undefined; // undefined once fired or cancelled
+}
+
+export interface VirtualClockOptions {
+  /** The initial value of `now()`, default 0. */
+  start?: number;
+  /** What `wallTime()` returns at `now() === start`; default 0 (the Unix epoch). */
+  epochMs?: number;
+}
+
+export interface RunLimits {
+  /** Stop (with an error) when virtual time would pass `now() + maxTimeMs`. Default 7 days. */
+  maxTimeMs?: number;
+  /** Stop (with an error) after this many timer callbacks. Default 10 million. */
+  maxTimers?: number;
+}
+
+/**
+ * A {@link Clock} whose time moves only when the test says so.
+ *
+ * - `now()` starts at `start` and changes only inside `advance*`/`run*`.
+ * - Timers fire in deadline order; equal deadlines fire in the order they were
+ *   set (a sequence number breaks ties), so a run is reproducible.
+ * - A timer set while timers are firing, with a deadline inside the window
+ *   being advanced, fires in the same call.
+ * - The synchronous methods (`advanceSync`, `runUntilIdleSync`, `fireNextSync`)
+ *   run callbacks only. The asynchronous ones (`advance`, `runUntilIdle`,
+ *   `runUntil`) also let promise chains and queued microtasks settle before
+ *   and after each group of equal deadlines, which is what async protocol code
+ *   needs to make progress between timers.
+ * - An exception from a callback does not stop the others; the first one is
+ *   rethrown when the current `advance*`/`run*` call returns.
+ */
+export class VirtualClock implements Clock {
+  private t: number;
+  private readonly epoch: number;
+  private readonly start: number;
+  private heap: Entry[] = [];
+  private seq = 0;
+  private live = 0;
+  private fired = 0;
+
+  constructor(opts: VirtualClockOptions = {}) {
+    this.t = opts.start ?? 0;
+    this.start = this.t;
+    this.epoch = opts.epochMs ?? 0;
+  }
+
+  now(): number {
+    return this.t;
+  }
+
+  wallTime(): number {
+    return this.epoch + (this.t - this.start);
+  }
+
+  setTimer(delayMs: number, callback: () => void): Timer {
+    const d = delayMs > 0 ? delayMs : 0; // NaN and negatives count as 0
+    const e: Entry = { at: this.t + d, seq: this.seq++, callback };
+    this.push(e);
+    this.live++;
+    return {
+      cancel: () => {
+        if (e.callback !== undefined) {
+          e.callback = undefined;
+          this.live--;
+          // Cancelled entries leave the heap lazily; compact when they dominate it.
+          if (this.heap.length > 1024 && this.heap.length > 4 * this.live) this.compact();
+        }
+      },
+    };
+  }
+
+  /** Timers set and neither fired nor cancelled. */
+  get pendingTimers(): number {
+    return this.live;
+  }
+
+  /** Timer callbacks run so far. */
+  get firedTimers(): number {
+    return this.fired;
+  }
+
+  /** The deadline of the earliest live timer, or undefined when none is pending. */
+  nextDeadline(): number | undefined {
+    this.dropDead();
+    return this.heap[0]?.at;
+  }
+
+  /** Sets time to the earliest deadline and fires every timer due then. False when no timer is pending. */
+  fireNextSync(): boolean {
+    const at = this.nextDeadline();
+    if (at === undefined) return false;
+    this.fireDue(at);
+    return true;
+  }
+
+  /** Moves time forward by `ms`, firing every timer due on the way, without settling promises. */
+  advanceSync(ms: number): void {
+    this.advanceToSync(this.t + Math.max(0, ms));
+  }
+
+  advanceToSync(target: number): void {
+    let first: unknown;
+    let failed = false;
+    for (;;) {
+      const at = this.nextDeadline();
+      if (at === undefined || at > target) break;
+      try {
+        this.fireDue(at);
+      } catch (e) {
+        if (!failed) (first = e), (failed = true);
+      }
+    }
+    if (target > this.t) this.t = target;
+    if (failed) throw first;
+  }
+
+  /** Fires timers until none is pending, synchronously. */
+  runUntilIdleSync(limits: RunLimits = {}): void {
+    const { maxTime, maxTimers } = this.limits(limits);
+    let first: unknown;
+    let failed = false;
+    for (;;) {
+      const at = this.nextDeadline();
+      if (at === undefined) break;
+      this.checkLimits(at, maxTime, maxTimers);
+      try {
+        this.fireDue(at);
+      } catch (e) {
+        if (!failed) (first = e), (failed = true);
+      }
+    }
+    if (failed) throw first;
+  }
+
+  /** Moves time forward by `ms`, firing due timers and letting promises settle around each. */
+  async advance(ms: number): Promise<void> {
+    await this.advanceTo(this.t + Math.max(0, ms));
+  }
+
+  async advanceTo(target: number): Promise<void> {
+    await this.runLoop(() => false, target, {});
+    if (target > this.t) this.t = target;
+    await settle();
+  }
+
+  /**
+   * Settles promises and fires timers until nothing is pending. Throws when the
+   * limits are exceeded (a periodic timer never lets the clock go idle).
+   */
+  async runUntilIdle(limits: RunLimits = {}): Promise<void> {
+    await this.runLoop(() => false, Infinity, limits);
+  }
+
+  /**
+   * Settles promises and fires timers until `done()` returns true (checked
+   * after every settle). Throws when no timer is left and `done()` is still
+   * false, or when the limits are exceeded.
+   */
+  async runUntil(done: () => boolean, limits: RunLimits = {}): Promise<void> {
+    const ok = await this.runLoop(done, Infinity, limits);
+    if (!ok) throw new Error(`VirtualClock.runUntil: condition not met and no timer pending (now=${this.t})`);
+  }
+
+  private async runLoop(done: () => boolean, target: number, limits: RunLimits): Promise<boolean> {
+    const { maxTime, maxTimers } = this.limits(limits);
+    let first: unknown;
+    let failed = false;
+    try {
+      for (;;) {
+        await settle();
+        if (done()) return true;
+        const at = this.nextDeadline();
+        if (at === undefined || at > target) return false;
+        this.checkLimits(at, maxTime, maxTimers);
+        try {
+          this.fireDue(at);
+        } catch (e) {
+          if (!failed) (first = e), (failed = true);
+        }
+      }
+    } finally {
+      if (failed) throw first; // eslint-disable-line no-unsafe-finally
+    }
+  }
+
+  private limits(l: RunLimits): { maxTime: number; maxTimers: number } {
+    return { maxTime: this.t + (l.maxTimeMs ?? 7 * 24 * 3600_000), maxTimers: this.fired + (l.maxTimers ?? 10_000_000) };
+  }
+
+  private checkLimits(at: number, maxTime: number, maxTimers: number): void {
+    if (at > maxTime) throw new Error(`VirtualClock: still busy at the time limit (next deadline ${at} > ${maxTime}; ${this.live} timers pending)`);
+    if (this.fired >= maxTimers) throw new Error(`VirtualClock: still busy after ${this.fired} timer callbacks`);
+  }
+
+  /** Fires every live timer with deadline <= at (including ones set meanwhile). */
+  private fireDue(at: number): void {
+    if (at > this.t) this.t = at;
+    let first: unknown;
+    let failed = false;
+    for (;;) {
+      const top = this.heap[0];
+      if (top === undefined || top.at > at) break;
+      this.pop();
+      const cb = top.callback;
+      if (cb === undefined) continue;
+      top.callback = undefined;
+      this.live--;
+      this.fired++;
+      try {
+        cb();
+      } catch (e) {
+        if (!failed) (first = e), (failed = true);
+      }
+    }
+    if (failed) throw first;
+  }
+
+  private compact(): void {
+    const liveEntries = this.heap.filter((e) => e.callback !== undefined);
+    this.heap = [];
+    for (const e of liveEntries) this.push(e);
+  }
+
+  private dropDead(): void {
+    while (this.heap.length > 0 && this.heap[0]!.callback === undefined) this.pop();
+  }
+
+  // A binary min-heap ordered by (at, seq).
+  private less(a: Entry, b: Entry): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  private push(e: Entry): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+      if (m === i) break;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
+  }
+}
