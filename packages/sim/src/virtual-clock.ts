@@ -1,3 +1,4 @@
+import { deadlineOrder, MinHeap } from "@morgana/collections";
 import type { Clock, Timer } from "@morgana/interfaces";
 import { settle } from "./settle.js";
 
@@ -41,7 +42,7 @@ export class VirtualClock implements Clock {
   private t: number;
   private readonly epoch: number;
   private readonly start: number;
-  private heap: Entry[] = [];
+  private readonly heap = new MinHeap<Entry>(deadlineOrder);
   private seq = 0;
   private live = 0;
   private fired = 0;
@@ -63,7 +64,7 @@ export class VirtualClock implements Clock {
   setTimer(delayMs: number, callback: () => void): Timer {
     const d = delayMs > 0 ? delayMs : 0; // NaN and negatives count as 0
     const e: Entry = { at: this.t + d, seq: this.seq++, callback };
-    this.push(e);
+    this.heap.push(e);
     this.live++;
     return {
       cancel: () => {
@@ -71,7 +72,7 @@ export class VirtualClock implements Clock {
           e.callback = undefined;
           this.live--;
           // Cancelled entries leave the heap lazily; compact when they dominate it.
-          if (this.heap.length > 1024 && this.heap.length > 4 * this.live) this.compact();
+          if (this.heap.size > 1024 && this.heap.size > 4 * this.live) this.heap.filter((x) => x.callback !== undefined);
         }
       },
     };
@@ -90,7 +91,7 @@ export class VirtualClock implements Clock {
   /** The deadline of the earliest live timer, or undefined when none is pending. */
   nextDeadline(): number | undefined {
     this.dropDead();
-    return this.heap[0]?.at;
+    return this.heap.peek()?.at;
   }
 
   /** Sets time to the earliest deadline and fires every timer due then. False when no timer is pending. */
@@ -206,9 +207,9 @@ export class VirtualClock implements Clock {
     let first: unknown;
     let failed = false;
     for (;;) {
-      const top = this.heap[0];
+      const top = this.heap.peek();
       if (top === undefined || top.at > at) break;
-      this.pop();
+      this.heap.pop();
       const cb = top.callback;
       if (cb === undefined) continue;
       top.callback = undefined;
@@ -223,48 +224,7 @@ export class VirtualClock implements Clock {
     if (failed) throw first;
   }
 
-  private compact(): void {
-    const liveEntries = this.heap.filter((e) => e.callback !== undefined);
-    this.heap = [];
-    for (const e of liveEntries) this.push(e);
-  }
-
   private dropDead(): void {
-    while (this.heap.length > 0 && this.heap[0]!.callback === undefined) this.pop();
-  }
-
-  // A binary min-heap ordered by (at, seq).
-  private less(a: Entry, b: Entry): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  }
-
-  private push(e: Entry): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  private pop(): void {
-    const h = this.heap;
-    const last = h.pop()!;
-    if (h.length === 0) return;
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-      if (m === i) break;
-      [h[i], h[m]] = [h[m]!, h[i]!];
-      i = m;
-    }
+    while (this.heap.size > 0 && this.heap.peek()!.callback === undefined) this.heap.pop();
   }
 }
