@@ -6,7 +6,7 @@
 // process, prints the JSON line of every figure whose name (or whose file path)
 // contains FILTER, and records the results in docs/benchmarks.json and
 // docs/benchmarks.md (figures not measured in this run keep their last values).
-import { build } from "esbuild";
+import { bundle } from "./bundle.mjs";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -31,18 +31,6 @@ function benchFiles() {
   return files;
 }
 
-// Workspace packages are bundled from source; other packages stay external and
-// load from node_modules at run time.
-const externalDeps = {
-  name: "external-deps",
-  setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.path.startsWith("@morgana/") || args.path.startsWith("node:")) return undefined;
-      return { path: args.path, external: true };
-    });
-  },
-};
-
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 const lines = [];
@@ -57,21 +45,7 @@ for (const file of benchFiles()) {
       `const failures = await runRegistered(process.env.BENCH_FILTER ?? "");\nprocess.exit(failures > 0 ? 1 : 0);\n`,
   );
   const outfile = stub.replace(/\.entry\.mjs$/, ".mjs");
-  await build({
-    entryPoints: [stub],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    outfile,
-    conditions: ["@morgana/source"],
-    plugins: [externalDeps],
-    // Bench files are imported for their side effects (they register figures);
-    // packages say "sideEffects": false, which would let esbuild drop them.
-    ignoreAnnotations: true,
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: "error",
-  });
+  await bundle(stub, outfile);
   const r = spawnSync(process.execPath, ["--expose-gc", outfile], {
     cwd: root,
     env: { ...process.env, BENCH_FILTER: figureFilter },
