@@ -14,9 +14,16 @@ const MAX_FAST_BYTES = 1 << 23; // 2^21 words of < 2^32 each: the float64 sum st
 
 function fold(sum: number): number {
   // Reduce an exact non-negative integer to 16 bits with end-around carry.
+  if (sum <= 0x7fffffff) {
+    sum = (sum & 0xffff) + (sum >>> 16);
+    return (sum & 0xffff) + (sum >>> 16);
+  }
   while (sum > 0xffff) sum = (sum % 65536) + Math.floor(sum / 65536);
   return sum;
 }
+
+/** Below this many bytes the bytewise loop beats creating a Uint32Array view. */
+const SMALL = 256;
 
 function swap16(x: number): number {
   return ((x & 0xff) << 8) | (x >>> 8);
@@ -69,7 +76,7 @@ export function onesComplementSum(buf: Uint8Array, start = 0, end = buf.length, 
   // Bring the read position to 4-byte memory alignment, 16 bits at a time;
   // an odd memory address cannot be aligned that way, so it takes the bytewise path.
   const addr = buf.byteOffset + i;
-  if ((addr & 1) !== 0 || end - i < 64) return fold(sum + sumBytewise(buf, i, end));
+  if ((addr & 1) !== 0 || end - i < SMALL) return fold(sum + sumBytewise(buf, i, end));
   if ((addr & 2) !== 0) {
     sum += (buf[i]! << 8) | buf[i + 1]!;
     i += 2;

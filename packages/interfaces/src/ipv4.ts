@@ -75,9 +75,21 @@ export interface Ipv4WriteOptions {
 /** The ICMP error kinds an upper layer asks the ICMP layer to send about a received datagram. */
 export type IcmpErrorToSend = "port-unreachable" | "protocol-unreachable" | "fragmentation-needed" | "time-exceeded";
 
-/** Sends ICMP errors about received datagrams; implemented by an ICMP layer, rate-limited there. */
+/** Extra information for {@link IcmpErrorSender.sendError}. */
+export interface IcmpErrorDetails {
+  /** For `fragmentation-needed`: the MTU to report (RFC 1191). */
+  readonly nextHopMtu?: number;
+}
+
+/**
+ * Sends ICMP errors about received datagrams; implemented by an ICMP layer,
+ * rate-limited there. `header` is the offending datagram's IP header and
+ * `payload` its upper-layer bytes (at least the first 8 are quoted).
+ * `time-exceeded` is sent with code 1 (fragment reassembly time exceeded) when
+ * `header` is a fragment (MF set or a non-zero offset) and code 0 otherwise.
+ */
 export interface IcmpErrorSender {
-  sendError(kind: IcmpErrorToSend, header: Uint8Array, payload: Uint8Array): void;
+  sendError(kind: IcmpErrorToSend, header: Uint8Array, payload: Uint8Array, details?: IcmpErrorDetails): void;
 }
 
 /**
@@ -113,8 +125,10 @@ export interface Ipv4 {
   /** Used by the ICMP layer to attach itself as the sender of ICMP errors. */
   attachIcmp(sender: IcmpErrorSender): void;
   /** Used by upper layers (UDP: port unreachable): forwards to the attached ICMP layer, if any. */
-  sendIcmpError(kind: IcmpErrorToSend, header: Uint8Array, payload: Uint8Array): void;
+  sendIcmpError(kind: IcmpErrorToSend, header: Uint8Array, payload: Uint8Array, details?: IcmpErrorDetails): void;
   stats(): LayerStats;
+  /** Cancels every timer and frees reassembly state; later writes throw `ENETDOWN`. Idempotent. */
+  close(): void;
 }
 
 export interface PingOptions {
@@ -148,4 +162,6 @@ export interface PingResult {
 export interface Icmp {
   ping(dst: Ipv4Address, opts?: PingOptions): Promise<PingResult>;
   stats(): LayerStats;
+  /** Rejects pending pings and stops answering. Idempotent. */
+  close(): Promise<void>;
 }

@@ -83,6 +83,8 @@ export interface Ethernet {
   joinMulticast(group: MacAddress): void;
   leaveMulticast(group: MacAddress): void;
   stats(): LayerStats;
+  /** Stops receiving and sending (writes return false). Idempotent. Does not close the device. */
+  close(): void;
 }
 
 /** One ARP cache entry as reported by {@link Arp.entries}. */
@@ -91,7 +93,7 @@ export interface ArpEntry {
   readonly mac: MacAddress;
   /** Static entries never expire and are never overwritten by the network. */
   readonly static: boolean;
-  /** Clock time at which a dynamic entry expires. */
+  /** Clock time at which a dynamic entry expires; `Infinity` for static entries. */
   readonly expiresAt: number;
 }
 
@@ -107,7 +109,8 @@ export interface ArpEntry {
  *   once when cached, otherwise it copies the packet into a bounded queue,
  *   resolves, and sends it then. A packet that is finally dropped (resolution
  *   failed, queue overflow) is counted and reported to `onError`. Returns false
- *   when the packet was dropped immediately.
+ *   when the packet was dropped immediately; `onError` is then not called (it
+ *   reports only drops that happen after `send` returned true).
  * - The implementation answers requests for every address in `addresses`, and
  *   announces an address when it is added (gratuitous ARP).
  */
@@ -122,4 +125,6 @@ export interface Arp {
   removeStatic(ip: Ipv4Address): void;
   entries(): ArpEntry[];
   stats(): LayerStats;
+  /** Cancels every timer, rejects pending queries (`ECANCELED`), drops queued packets. Idempotent. */
+  close(): void;
 }

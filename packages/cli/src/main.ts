@@ -1,0 +1,98 @@
+/**
+ * The `morgana` command line. `main(args)` returns the exit code; it never
+ * throws for bad input: usage errors and unreadable files are one line on
+ * stderr.
+ */
+import { readFile } from "node:fs/promises";
+import { readCapture } from "@morgana/pcap";
+import { Dissector } from "./dissect.js";
+
+const USAGE = `usage: morgana <command> [options]
+
+commands:
+  dissect FILE [--json]   decode every frame of a pcap or pcapng file with Morgana's codecs;
+                          --json prints one line per frame: {"frame":N,"fields":{...}}
+  help                    this text`;
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const stdio: Io = {
+  out: (l) => process.stdout.write(l + "\n"),
+  err: (l) => process.stderr.write(l + "\n"),
+};
+
+export async function main(args: string[], io: Io = stdio): Promise<number> {
+  const [cmd, ...rest] = args;
+  switch (cmd) {
+    case "dissect":
+      return dissectCommand(rest, io);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      io.out(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      io.err(`morgana: unknown command ${JSON.stringify(cmd)} (try: morgana help)`);
+      return 2;
+  }
+}
+
+async function dissectCommand(args: string[], io: Io): Promise<number> {
+  let json = false;
+  let file: string | undefined;
+  for (const a of args) {
+    if (a === "--json") json = true;
+    else if (a.startsWith("-")) {
+      io.err(`morgana dissect: unknown option ${a}`);
+      return 2;
+    } else if (file === undefined) file = a;
+    else {
+      io.err("morgana dissect: one file at a time");
+      return 2;
+    }
+  }
+  if (file === undefined) {
+    io.err("usage: morgana dissect FILE [--json]");
+    return 2;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    io.err(`morgana dissect: cannot read ${file}: ${(e as Error).message}`);
+    return 1;
+  }
+  let capture;
+  try {
+    // Lenient: a truncated or corrupt tail still yields the frames before it.
+    capture = readCapture(bytes, { lenient: true });
+  } catch (e) {
+    io.err(`morgana dissect: ${file}: ${(e as Error).message}`);
+    return 1;
+  }
+  const d = new Dissector();
+  let n = 0;
+  for (const r of capture.records) {
+    n++;
+    const frame = d.dissect(r.data, n, r.timestampMs, r.linktype);
+    if (json) {
+      const fields = frame.fields.toJSON();
+      if (frame.error !== undefined) (fields as Record<string, unknown>).error = frame.error;
+      io.out(JSON.stringify({ frame: n, fields }));
+    } else {
+      const t = new Date(r.timestampMs).toISOString();
+      io.out(`Frame ${n}: ${r.capturedLength} bytes captured${r.originalLength !== r.capturedLength ? ` (${r.originalLength} on the wire)` : ""}, ${t}`);
+      for (const line of frame.summary) io.out(`  ${line}`);
+      if (frame.error !== undefined) io.out(`  error: ${frame.error}`);
+    }
+  }
+  if (capture.error !== undefined) {
+    io.err(`morgana dissect: ${file}: ${capture.error.message} (after ${n} frames)`);
+    return 1;
+  }
+  return 0;
+}
