@@ -52,10 +52,13 @@ export const ARP_DEFAULTS = {
   negativeCacheMs: 0,
   /** Concurrent resolutions (addresses being resolved). */
   maxPending: 128,
-  /** Packets waiting for one address. */
-  queuePerDestination: 16,
-  /** Packets waiting for all addresses together. */
-  queueTotal: 256,
+  /**
+   * Packets waiting for one address: enough for every fragment of a 64 KiB
+   * datagram at MTU 1500 (45 frames), which IPv4 hands over before ARP answers.
+   */
+  queuePerDestination: 64,
+  /** Packets waiting for all addresses together (1.5 MiB at MTU 1500). */
+  queueTotal: 1024,
   /** Announcements sent when an address is added (RFC 5227 ANNOUNCE_NUM). */
   announcements: 2,
   /** Interval between announcements (RFC 5227 ANNOUNCE_INTERVAL). */

@@ -524,22 +524,23 @@ describe("learning rules (RFC 826 merge, poisoning resistance)", () => {
 });
 
 describe("the queue of packets awaiting resolution", () => {
-  it("keeps at most queuePerDestination (16) packets per address: the oldest are dropped with ENOBUFS", async () => {
+  it("keeps at most queuePerDestination (64) packets per address: the oldest are dropped with ENOBUFS", async () => {
     const { clock, eth, arp } = fakeSetup();
-    expect(ARP_DEFAULTS.queuePerDestination).toBe(16);
+    const N = ARP_DEFAULTS.queuePerDestination;
+    expect(N).toBe(64);
     const errors: [number, string][] = [];
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < N + 4; i++) {
       expect(arp.send(IP_PEER, 100, fillWith(Uint8Array.of(i, i, i)), (e) => errors.push([i, (e as Error & { code: string }).code]))).toBe(true);
     }
     expect(errors).toEqual([0, 1, 2, 3].map((i) => [i, "ENOBUFS"]));
     expect(arp.stats().drops).toEqual({ "queue-overflow": 4 });
-    expect(arp.stats().counters.queuedPackets).toBe(16);
+    expect(arp.stats().counters.queuedPackets).toBe(N);
     eth.injectArp(REP, MAC_PEER, IP_PEER, MAC_US, IP_US);
     await clock.advance(0);
     const out = eth.ipv4();
-    expect(out.map((f) => [...f.bytes])).toEqual(Array.from({ length: 16 }, (_, k) => [k + 4, k + 4, k + 4]));
+    expect(out.map((f) => [...f.bytes])).toEqual(Array.from({ length: N }, (_, k) => [k + 4, k + 4, k + 4]));
     for (const f of out) expect(f.dst).toBe(MAC_PEER);
-    expect(arp.stats().counters).toMatchObject({ queuedPackets: 0, sentQueued: 16 });
+    expect(arp.stats().counters).toMatchObject({ queuedPackets: 0, sentQueued: N });
     expect(errors).toHaveLength(4);
   });
 

@@ -84,7 +84,7 @@ async function dissectCommand(args: string[], io: Io): Promise<number> {
       if (frame.error !== undefined) (fields as Record<string, unknown>).error = frame.error;
       io.out(JSON.stringify({ frame: n, fields }));
     } else {
-      const t = new Date(r.timestampMs).toISOString();
+      const t = new Date(r.sec * 1000).toISOString().replace(/\.\d{3}Z$/, `.${String(Math.floor(r.nsec / 1000)).padStart(6, "0")}Z`);
       io.out(`Frame ${n}: ${r.capturedLength} bytes captured${r.originalLength !== r.capturedLength ? ` (${r.originalLength} on the wire)` : ""}, ${t}`);
       for (const line of frame.summary) io.out(`  ${line}`);
       if (frame.error !== undefined) io.out(`  error: ${frame.error}`);

@@ -10,20 +10,10 @@ import {
   isIcmpErrorType,
   fillEchoPayload,
 } from "../src/index.js";
-import { buildDatagram, hex, textbookChecksum } from "@morgana/testkit";
+import { buildDatagram, hex, textbookChecksum, expectDecodeError as decodeError } from "@morgana/testkit";
 import { ipPackets, num, traceNames, type Layers } from "@morgana/testkit";
 
 const bytes = (n: number, max = 64) => fc.uint8Array({ minLength: n, maxLength: max });
-
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DecodeError);
-    return e as DecodeError;
-  }
-  throw new Error("expected a DecodeError");
-}
 
 describe("ICMP codec", () => {
   it("round-trips every type, code, rest and body; the checksum verifies independently", () => {

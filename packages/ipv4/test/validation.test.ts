@@ -6,29 +6,12 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MAC_BROADCAST, mac, parseIpv4Prefix, type LayerStats } from "@morgana/interfaces";
 import { readCapture } from "@morgana/pcap";
-import { multicastMac } from "../src/index.js";
+import { multicastMac, PACKET_DROP_REASONS } from "../src/index.js";
 import { FakeIcmp, Recorder, bytesOf, ip, packet, rig, textbookChecksum, traceBytes } from "./helpers.js";
 
-const PACKET_REASONS = [
-  "closed",
-  "short",
-  "version",
-  "header-length",
-  "header-truncated",
-  "total-length",
-  "truncated",
-  "checksum",
-  "bad-source",
-  "not-for-us",
-  "not-joined",
-  "link-broadcast",
-  "fragment-length",
-  "fragment-too-big",
-  "reassembly-limit",
-];
 
 function packetDrops(s: LayerStats): number {
-  return PACKET_REASONS.reduce((n, r) => n + (s.drops[r] ?? 0), 0);
+  return PACKET_DROP_REASONS.reduce((n, r) => n + (s.drops[r] ?? 0), 0);
 }
 
 /** Every packet received is dropped, held as a fragment, or dispatched whole. */

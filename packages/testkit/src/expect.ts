@@ -1,4 +1,4 @@
-import { isMorganaError } from "@morgana/interfaces";
+import { DecodeError, isMorganaError } from "@morgana/interfaces";
 import { expect } from "vitest";
 
 /** Asserts that `fn` throws a MorganaError with `code`. */
@@ -24,4 +24,15 @@ export async function expectReject(p: Promise<unknown>, code: string): Promise<v
   expect(err, `expected a rejection with ${code}`).toBeDefined();
   expect(isMorganaError(err), String(err)).toBe(true);
   expect((err as { code: string }).code).toBe(code);
+}
+
+/** Asserts that `f` throws a DecodeError and returns it (to check its layer and offset). */
+export function expectDecodeError(f: () => unknown): DecodeError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(DecodeError);
+    return e as DecodeError;
+  }
+  throw new Error("expected a DecodeError");
 }

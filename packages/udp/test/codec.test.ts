@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DecodeError, MorganaError, writeIpv4, type Ipv4Address } from "@morgana/interfaces";
 import { computeUdpChecksum, decodeUdp, encodeUdp, encodeUdpInto, verifyUdpChecksum } from "../src/index.js";
-import { hex, ip, textbookChecksum } from "@morgana/testkit";
+import { hex, ip, textbookChecksum, expectDecodeError as decodeError } from "@morgana/testkit";
 import { ipPackets, num, traceNames, type Layers } from "@morgana/testkit";
 
 const addr = fc.integer({ min: 0, max: 0xffff_ffff }).map((n) => n as Ipv4Address);
@@ -25,16 +25,6 @@ function expectedChecksum(d: Uint8Array, src: Ipv4Address, dst: Ipv4Address): nu
   z[6] = z[7] = 0;
   const c = textbookChecksum([pseudo(src, dst, d.length), z]);
   return c === 0 ? 0xffff : c;
-}
-
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DecodeError);
-    return e as DecodeError;
-  }
-  throw new Error("expected a DecodeError");
 }
 
 describe("UDP codec", () => {
