@@ -67,13 +67,13 @@ describeLinux("the direct stack with a Linux kernel peer", () => {
     cleanup.push(() => echo.kill());
     const sock = await stack.udp.bind();
     const rnd = new SeededRandom(2026);
-    // socat needs a moment to bind; retry the first datagram until it echoes.
-    let first: Uint8Array | null = null;
-    for (let i = 0; i < 50 && first === null; i++) {
-      await sock.send(Uint8Array.of(1, 2, 3), { address: linux, port: 7000 });
-      first = await Promise.race([sock.recv().then((d) => d?.data ?? null, () => null), new Promise<null>((r) => setTimeout(() => r(null), 100))]);
+    // Wait until socat listens (ss inside the namespace), so no datagram meets a closed port.
+    for (let i = 0; i < 100; i++) {
+      if ((await peer.exec(["ss", "-Hlun", "sport = :7000"])).stdout.trim() !== "") break;
+      await new Promise((r) => setTimeout(r, 50));
     }
-    expect(first).toEqual(Uint8Array.of(1, 2, 3));
+    await sock.send(Uint8Array.of(1, 2, 3), { address: linux, port: 7000 });
+    expect((await withTimeout(sock.recv(), 5000, "first echo"))!.data).toEqual(Uint8Array.of(1, 2, 3));
     let bytes = 0;
     for (let i = 0; i < 1000; i++) {
       const n = 1 + (rnd.uint32() % 6000); // up to 6000 bytes: many are fragmented both ways
