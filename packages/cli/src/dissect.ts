@@ -14,8 +14,9 @@
 import { decodeArp } from "@morgana/arp";
 import { decodeEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "@morgana/ethif";
 import { decodeIcmp, decodeQuotedDatagram, hasIdentifier, isIcmpErrorType } from "@morgana/icmp";
-import { DecodeError, formatIpv4, formatMac, IPPROTO_ICMP, IPPROTO_UDP } from "@morgana/interfaces";
+import { DecodeError, formatIpv4, formatMac, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from "@morgana/interfaces";
 import { decodeIpv4, type Ipv4Header } from "@morgana/ipv4";
+import { decodeTcp, flagNames } from "@morgana/tcp";
 import { decodeUdp } from "@morgana/udp";
 import { FieldList } from "./fields.js";
 
@@ -159,6 +160,7 @@ export class Dissector {
     const b = payloadBase < 0 ? 0 : payloadBase;
     if (ip.protocol === IPPROTO_ICMP) this.icmp(payload, b, f, s);
     else if (ip.protocol === IPPROTO_UDP) this.udp(payload, b, f, s);
+    else if (ip.protocol === IPPROTO_TCP) this.tcp(payload, b, f, s);
   }
 
   /** Adds a fragment; returns the whole payload when this fragment completes the datagram. */
@@ -228,7 +230,46 @@ export class Dissector {
       f.add("udp.length", (d[4]! << 8) | d[5]!);
       f.add("udp.checksum", (d[6]! << 8) | d[7]!);
       s.push(`  quoting UDP ${(d[0]! << 8) | d[1]!} > ${(d[2]! << 8) | d[3]!}`);
+    } else if (q.protocol === IPPROTO_TCP && d.length >= 8) {
+      f.add("tcp.srcport", (d[0]! << 8) | d[1]!);
+      f.add("tcp.dstport", (d[2]! << 8) | d[3]!);
+      f.add("tcp.seq_raw", ((d[4]! << 24) | (d[5]! << 16) | (d[6]! << 8) | d[7]!) >>> 0);
+      s.push(`  quoting TCP ${(d[0]! << 8) | d[1]!} > ${(d[2]! << 8) | d[3]!}`);
     }
+  }
+
+  private tcp(bytes: Uint8Array, base: number, f: FieldList, s: string[]): void {
+    const t = at(base, () => decodeTcp(bytes));
+    f.add("tcp.srcport", t.srcPort);
+    f.add("tcp.dstport", t.dstPort);
+    f.add("tcp.seq_raw", t.seq);
+    f.add("tcp.ack_raw", t.ack);
+    f.add("tcp.hdr_len", t.headerLength);
+    f.add("tcp.flags", t.flags);
+    f.add("tcp.window_size_value", t.window);
+    f.add("tcp.checksum", t.checksum);
+    f.add("tcp.urgent_pointer", t.urgentPointer);
+    f.add("tcp.len", t.payload.length);
+    const o = t.options;
+    if (o.mss !== undefined) f.add("tcp.options.mss_val", o.mss);
+    if (o.sackPermitted) f.add("tcp.options.sack_perm", 1);
+    if (o.tsVal !== undefined) {
+      f.add("tcp.options.timestamp.tsval", o.tsVal);
+      f.add("tcp.options.timestamp.tsecr", o.tsEcr ?? 0);
+    }
+    if (o.wscale !== undefined) f.add("tcp.options.wscale.shift", o.wscale);
+    const opts = [
+      o.mss !== undefined ? `mss ${o.mss}` : "",
+      o.sackPermitted ? "sackOK" : "",
+      o.tsVal !== undefined ? `TS val ${o.tsVal} ecr ${o.tsEcr}` : "",
+      o.wscale !== undefined ? `wscale ${o.wscale}` : "",
+      o.sack !== undefined ? `sack ${o.sack.map((b) => `${b.left}-${b.right}`).join(" ")}` : "",
+    ].filter((x) => x !== "");
+    s.push(
+      `TCP ${t.srcPort} > ${t.dstPort} [${flagNames(t.flags)}] seq ${t.seq} ack ${t.ack} win ${t.window} len ${t.payload.length}` +
+        (opts.length > 0 ? ` <${opts.join(", ")}>` : ""),
+    );
+    if (t.optionsError !== undefined) throw new Failure("tcp", `bad options: ${t.optionsError}`);
   }
 
   private udp(bytes: Uint8Array, base: number, f: FieldList, s: string[]): void {

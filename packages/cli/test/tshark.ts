@@ -14,6 +14,9 @@ export const FIELDS = [
   "ip.version", "ip.hdr_len", "ip.len", "ip.id", "ip.flags.df", "ip.flags.mf", "ip.frag_offset", "ip.ttl", "ip.proto", "ip.checksum", "ip.src", "ip.dst",
   "icmp.type", "icmp.code", "icmp.checksum", "icmp.ident", "icmp.seq",
   "udp.srcport", "udp.dstport", "udp.length", "udp.checksum",
+  "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw", "tcp.hdr_len", "tcp.flags", "tcp.window_size_value", "tcp.checksum",
+  "tcp.urgent_pointer", "tcp.len", "tcp.options.mss_val", "tcp.options.wscale.shift", "tcp.options.sack_perm",
+  "tcp.options.timestamp.tsval", "tcp.options.timestamp.tsecr",
 ] as const;
 
 const STRING_FIELDS = new Set(["eth.src", "eth.dst", "arp.src.hw_mac", "arp.dst.hw_mac", "arp.src.proto_ipv4", "arp.dst.proto_ipv4", "ip.src", "ip.dst"]);
@@ -21,6 +24,8 @@ const STRING_FIELDS = new Set(["eth.src", "eth.dst", "arp.src.hw_mac", "arp.dst.
 /** Converts one tshark value to our convention for `field`. */
 export function convert(field: string, raw: string): Value {
   if (STRING_FIELDS.has(field)) return raw.toLowerCase();
+  // tshark shows the option's bytes ("04:02"); ours is 1 when present.
+  if (field === "tcp.options.sack_perm") return 1;
   const n = /^0x[0-9a-f]+$/i.test(raw) ? parseInt(raw, 16) : Number(raw);
   if (!Number.isFinite(n)) throw new Error(`tshark value ${JSON.stringify(raw)} of ${field} is not numeric`);
   // tshark 4 prints ip.frag_offset in 8-byte units; ours is in bytes.
