@@ -68,10 +68,11 @@ export type DnsErrorCode =
   | "ECANCELLED";
 
 /**
- * Node's codes for misuse that is not a system error: a socket used after it
- * was closed, an aborted operation (`AbortSignal`).
+ * Node's codes for conditions that are not system errors: a socket used after
+ * it was closed, an aborted operation (`AbortSignal`), a stream that ended
+ * cleanly before the data a reader needed.
  */
-export type NodeErrorCode = "ERR_SOCKET_CLOSED" | "ABORT_ERR";
+export type NodeErrorCode = "ERR_SOCKET_CLOSED" | "ABORT_ERR" | "ERR_STREAM_PREMATURE_CLOSE";
 
 export type ErrorCode = SystemErrorCode | DnsErrorCode | NodeErrorCode;
 

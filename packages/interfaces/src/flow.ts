@@ -11,29 +11,43 @@ import type { LayerStats } from "./stats.js";
  * session, an in-memory pipe).
  *
  * Contract:
- * - `read()` resolves with the next chunk (at least one byte, owned by the
- *   caller), with `null` once the peer has finished sending (end of stream) or
- *   the flow was closed, and rejects with a {@link MorganaError} (`ECONNRESET`,
- *   `ETIMEDOUT`, ...) when the stream failed. After `null` or an error, every
- *   further read gives the same answer. Concurrent reads are served in order.
- *   Unread data is the receiver's backpressure: the implementation stops
- *   accepting more from the peer when its receive buffer is full.
+ * - `read()` resolves with the next chunk (at least one byte, never empty,
+ *   owned by the caller), with `null` once the peer has finished sending (end
+ *   of stream) or the flow was closed, and rejects with a {@link MorganaError}
+ *   (`ECONNRESET`, `ETIMEDOUT`, ...) when the stream failed. Data received
+ *   before a failure is still read before the error; an end of stream already
+ *   received still gives `null`. After `null` or an error, every further read
+ *   gives the same answer. Concurrent reads are served in order. Unread data is
+ *   the receiver's backpressure: the implementation stops accepting more from
+ *   the peer when its receive buffer is full.
  * - `write(data)` resolves once the data is accepted into the send buffer
  *   (not when it is delivered); while the buffer is full it stays pending —
- *   that is the writer's backpressure. Ownership of `data` passes to the flow:
- *   do not modify it afterwards. Writes are sent in call order. It rejects with
- *   `EPIPE` after `shutdown()`/`close()`, and with the stream's error after a
- *   failure. Accepted data is never silently lost: if it cannot be delivered,
- *   the flow reports an error.
+ *   that is the writer's backpressure. Ownership of the bytes of `data` (the
+ *   view, not its whole ArrayBuffer, which may be shared) passes to the flow:
+ *   do not modify them afterwards; the flow never detaches or transfers the
+ *   buffer. Writes are sent in call order; an empty write is allowed and sends
+ *   nothing. It rejects with the stream's error after a failure (that error
+ *   wins), otherwise with `EPIPE` after `shutdown()`/`close()`. Accepted data
+ *   is never silently lost: if it cannot be delivered, the flow reports an
+ *   error. `writev` is all or nothing: every chunk is checked before any is
+ *   queued.
  * - `shutdown()` half-closes: the data already written is sent, then the end of
- *   stream (TCP FIN); reading continues. It resolves when the end is queued.
- * - `close()` shuts down writing, stops reading, and resolves when the
- *   connection is finished; it is idempotent. `abort()` ends at once (TCP RST),
- *   discarding unsent data; pending and later operations reject with
- *   `ECONNABORTED` (or the given error).
+ *   stream (TCP FIN); reading continues. It resolves when the end is queued, is
+ *   idempotent, and rejects with the stream's error after a failure.
+ * - `close()` shuts down writing and stops reading; it resolves once the
+ *   written data and the end of stream are accepted, or the flow failed (it
+ *   always resolves, also after `abort()` or a reset, and is idempotent). It
+ *   does not wait for the peer's end of stream. Closing with unread received
+ *   data, or receiving data after `close()`, resets the connection (RFC 1122
+ *   §4.2.2.13): the peer sees `ECONNRESET`.
+ * - `abort()` ends at once (TCP RST), discarding unsent data; pending and later
+ *   operations reject with `ECONNABORTED` (or the given error). It does nothing
+ *   after a completed `close()` or a previous `abort()`.
  * - Async iteration yields the chunks `read()` would give, ends at end of
  *   stream, and throws the stream's error. Breaking out of the loop does not
  *   close the flow.
+ * - There is no way to stop reading while still writing: an application that
+ *   stops reading keeps the peer's data in the window (backpressure) or closes.
  */
 export interface Flow extends AsyncIterable<Uint8Array> {
   read(): Promise<Uint8Array | null>;
