@@ -206,7 +206,7 @@ export class MemoryFlow implements Flow {
     if (this.readFinal === undefined) this.readFinal = null;
     this.serve();
     if (this.abortError !== undefined || this.writeError !== undefined) {
-      this.finishClose();
+      this.finishClose(true);
     } else if (unread) {
       // RFC 1122 4.2.2.13: closing with received data unread sends a RST, so
       // the peer learns that data was lost; our unaccepted writes are dropped.
@@ -230,7 +230,7 @@ export class MemoryFlow implements Flow {
     this.discardRx();
     if (this.readFinal === undefined) this.readFinal = e;
     this.serve();
-    this.finishClose();
+    this.finishClose(true);
     this.peer.resetByPeer();
   }
 
@@ -292,7 +292,12 @@ export class MemoryFlow implements Flow {
     });
   }
 
-  private finishClose(): void {
+  /**
+   * Settles close() once the connection is finished: our end of stream was
+   * delivered and the peer's arrived (or, with `force`, the flow failed).
+   */
+  private finishClose(force = false): void {
+    if (!force && !(this.writeState === ENDED && this.rxEof)) return;
     const r = this.closeResolve;
     if (r !== undefined) {
       this.closeResolve = undefined;
@@ -306,7 +311,7 @@ export class MemoryFlow implements Flow {
     const waiters = this.shutdownWaiters;
     this.shutdownWaiters = [];
     for (const w of waiters) w.reject(err);
-    this.finishClose();
+    this.finishClose(true);
   }
 
   /** The peer aborted, or reset us because data it could not read was lost. */
@@ -398,8 +403,10 @@ export class MemoryFlow implements Flow {
       const w = this.writers.peek()!;
       if (w.data.length > 0) {
         if (p.rxClosed) {
-          // Data reaching an end that closed is lost: that end answers with a RST.
+          // Data reaching an end that closed is lost: that end answers with a
+          // RST, which also finishes its close().
           this.resetByPeer();
+          p.finishClose(true);
           return;
         }
         const space = this.capacity - p.rxBytes;
@@ -426,6 +433,8 @@ export class MemoryFlow implements Flow {
       this.shutdownWaiters = [];
       for (const s of waiters) s.resolve();
       if (this.closePromise !== undefined) this.finishClose();
+      // The peer may have been waiting in close() for our end of stream.
+      if (p.closePromise !== undefined) p.finishClose();
     }
     if (delivered) p.serve();
   }

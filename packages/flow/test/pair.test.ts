@@ -182,6 +182,9 @@ describe("flowPair: half-close and close", () => {
     expect(closed.settled).toBe(false); // 20000 bytes cannot be accepted yet
     expect(await readAllOf(b)).toEqual(concat(chunks));
     await Promise.all(writes);
+    await tick();
+    expect(closed.settled).toBe(false); // close() waits for the peer's end of stream too
+    await b.shutdown();
     await closed.promise;
     expect(await a.close()).toBeUndefined(); // idempotent
   });
@@ -201,9 +204,10 @@ describe("flowPair: half-close and close", () => {
 
   it("data written after the peer closed resets the writer", async () => {
     const [a, b] = flowPair();
-    await b.close(); // nothing unread: a graceful close
+    const closing = b.close(); // nothing unread: a graceful close (waits for a's end)
     expect(await a.read()).toBeNull();
     expectCode(await rejection(a.write(Uint8Array.of(1))), "ECONNRESET");
+    await closing; // b answered a's data with a reset, which finished its close
     await a.shutdown().then(
       () => expect.unreachable(),
       (e: unknown) => expectCode(e, "ECONNRESET"),
@@ -248,13 +252,13 @@ describe("flowPair: abort", () => {
 
   it("abort after a completed close does nothing", async () => {
     const [a, b] = flowPair();
-    await a.close();
-    a.abort();
+    const closing = a.close();
     expect(await b.read()).toBeNull();
-    await b.write(Uint8Array.of(1)).then(
-      () => expect.unreachable(),
-      (e: unknown) => expectCode(e, "ECONNRESET"), // a closed: data to it is lost
-    );
+    await b.shutdown();
+    await closing; // both ends finished
+    a.abort();
+    expect(await b.read()).toBeNull(); // no reset reached b
+    await b.close();
   });
 });
 

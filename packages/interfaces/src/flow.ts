@@ -34,12 +34,14 @@ import type { LayerStats } from "./stats.js";
  * - `shutdown()` half-closes: the data already written is sent, then the end of
  *   stream (TCP FIN); reading continues. It resolves when the end is queued, is
  *   idempotent, and rejects with the stream's error after a failure.
- * - `close()` shuts down writing and stops reading; it resolves once the
- *   written data and the end of stream are accepted, or the flow failed (it
- *   always resolves, also after `abort()` or a reset, and is idempotent). It
- *   does not wait for the peer's end of stream. Closing with unread received
- *   data, or receiving data after `close()`, resets the connection (RFC 1122
- *   §4.2.2.13): the peer sees `ECONNRESET`.
+ * - `close()` shuts down writing and stops reading; it resolves when the
+ *   connection is finished: the written data and our end of stream were
+ *   delivered and the peer's end of stream arrived — or the flow failed, or an
+ *   implementation-documented FIN-WAIT timeout passed (60 s in Morgana's
+ *   stacks). It never rejects (also after `abort()` or a reset) and is
+ *   idempotent. Closing with unread received data, or receiving data after
+ *   `close()`, resets the connection (RFC 1122 §4.2.2.13): the peer sees
+ *   `ECONNRESET`.
  * - `abort()` ends at once (TCP RST), discarding unsent data; pending and later
  *   operations reject with `ECONNABORTED` (or the given error). It does nothing
  *   after a completed `close()` or a previous `abort()`.
