@@ -11,8 +11,9 @@ import type { LayerStats } from "./stats.js";
  * session, an in-memory pipe).
  *
  * Contract:
- * - `read()` resolves with the next chunk (at least one byte, never empty,
- *   owned by the caller), with `null` once the peer has finished sending (end
+ * - `read()` resolves with the next chunk (at least one byte, never empty, a
+ *   plain `Uint8Array` rather than a subclass such as `Buffer`, owned by the
+ *   caller), with `null` once the peer has finished sending (end
  *   of stream) or the flow was closed, and rejects with a {@link MorganaError}
  *   (`ECONNRESET`, `ETIMEDOUT`, ...) when the stream failed. Data received
  *   before a failure is still read before the error; an end of stream already
@@ -60,7 +61,10 @@ export interface Flow extends AsyncIterable<Uint8Array> {
   abort(err?: Error): void;
 }
 
-/** Keepalive settings (all in milliseconds except `count`). */
+/**
+ * Keepalive settings (all in milliseconds except `count`). Fields an
+ * implementation cannot set are ignored, and its README says which.
+ */
 export interface KeepAliveOptions {
   /** Idle time before the first probe. */
   readonly idleMs?: number;
@@ -72,6 +76,7 @@ export interface KeepAliveOptions {
 
 /** Connection statistics; fields a stack cannot measure are absent. */
 export interface TcpInfo {
+  /** An RFC 9293 state name (`ESTABLISHED`, `FIN-WAIT-1`, `TIME-WAIT`, ...); a host stack may approximate. */
   readonly state: string;
   readonly bytesSent: number;
   readonly bytesReceived: number;
@@ -105,7 +110,12 @@ export interface TcpListenOptions {
   readonly port: number;
   /** The local address to accept on; default every address of the stack. */
   readonly address?: string;
-  /** Established connections waiting for `accept()`; the implementation documents its default. */
+  /**
+   * Established connections waiting for `accept()`; the implementation
+   * documents its default and what happens beyond it (a SYN dropped, or a
+   * connection reset after the handshake, which the client sees as
+   * `ECONNRESET` after a successful connect).
+   */
   readonly backlog?: number;
 }
 
@@ -133,6 +143,7 @@ export interface TcpConnectOptions {
   readonly timeoutMs?: number;
   readonly noDelay?: boolean;
   readonly keepAlive?: boolean | KeepAliveOptions;
+  /** Cancels the connection attempt only (rejecting with `ABORT_ERR`); it has no effect once connected. */
   readonly signal?: AbortSignal;
 }
 
@@ -172,14 +183,15 @@ export interface UdpBindOptions {
  * A bound UDP socket.
  *
  * Contract:
- * - `send(data, to)` resolves when the datagram was handed to the network, and
- *   rejects with `EMSGSIZE` above 65507 bytes, `ENETUNREACH`/`EHOSTUNREACH`
+ * - `send(data, to)` resolves when the datagram was handed to the network (the
+ *   caller may reuse `data` then), and rejects with `EMSGSIZE` above 65507 bytes, `ENETUNREACH`/`EHOSTUNREACH`
  *   when it cannot be routed, `ERR_SOCKET_CLOSED` after close.
  * - `recv()` resolves with the next datagram, in arrival order, or `null` after
  *   `close()`. An ICMP error about a datagram this socket sent (for example port
  *   unreachable, as `ECONNREFUSED`) makes the next `recv()` reject with that
  *   error, carrying the destination's `address` and `port`; the socket stays
- *   usable. Iteration yields datagrams, throws such errors, and ends on close.
+ *   usable. This holds where the host allows: the Unix socket stack cannot
+ *   observe ICMP errors for unconnected sockets (its README says so). Iteration yields datagrams, throws such errors, and ends on close.
  * - The receive queue is bounded: datagrams beyond it are dropped and counted.
  */
 export interface UdpSocket extends AsyncIterable<Datagram> {
@@ -208,6 +220,10 @@ export interface Stack {
   addresses(): string[];
   /** Counters of every layer, by layer name. */
   stats(): Readonly<Record<string, LayerStats>>;
-  /** Closes every connection and socket, cancels every timer, releases the device. Idempotent. */
+  /**
+   * Closes every listener and socket and aborts every open connection (RST to
+   * the peer; pending operations reject with `ECONNABORTED`, pending connects
+   * too), cancels every timer, releases the device. Idempotent.
+   */
   close(): Promise<void>;
 }
