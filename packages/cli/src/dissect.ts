@@ -12,6 +12,7 @@
  * tshark does.
  */
 import { decodeArp } from "@morgana/arp";
+import { decodeMessage, tsharkName, tsharkText, typeCode, type Message, type ResourceRecord } from "@morgana/dns";
 import { decodeEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "@morgana/ethif";
 import { decodeIcmp, decodeQuotedDatagram, hasIdentifier, isIcmpErrorType } from "@morgana/icmp";
 import { DecodeError, formatIpv4, formatMac, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from "@morgana/interfaces";
@@ -19,6 +20,64 @@ import { decodeIpv4, type Ipv4Header } from "@morgana/ipv4";
 import { decodeTcp, flagNames } from "@morgana/tcp";
 import { decodeUdp } from "@morgana/udp";
 import { FieldList } from "./fields.js";
+
+const DNS_PORT = 53;
+
+/** The dns.* fields of a message, in tshark's order and value conventions. */
+function dnsFields(m: Message, f: FieldList): void {
+  f.add("dns.id", m.id);
+  f.add("dns.flags.response", m.qr ? 1 : 0);
+  f.add("dns.flags.opcode", m.opcode);
+  if (m.qr) f.add("dns.flags.authoritative", m.aa ? 1 : 0);
+  f.add("dns.flags.truncated", m.tc ? 1 : 0);
+  if (m.qr) f.add("dns.flags.rcode", m.rcode);
+  f.add("dns.count.queries", m.questions.length);
+  f.add("dns.count.answers", m.answers.length);
+  f.add("dns.count.auth_rr", m.authorities.length);
+  f.add("dns.count.add_rr", m.additionals.length);
+  for (const q of m.questions) {
+    f.add("dns.qry.name", tsharkName(q.name));
+    f.add("dns.qry.type", typeCode(q.type));
+  }
+  for (const section of [m.answers, m.authorities, m.additionals]) for (const rr of section) recordFields(rr, f);
+}
+
+function recordFields(rr: ResourceRecord, f: FieldList): void {
+  f.add("dns.resp.name", tsharkName(rr.name));
+  f.add("dns.resp.type", typeCode(rr.type));
+  if (rr.type === "OPT") return; // tshark shows no TTL for OPT (its TTL field holds EDNS flags)
+  f.add("dns.resp.ttl", rr.ttl);
+  switch (rr.type) {
+    case "A":
+      f.add("dns.a", rr.data);
+      break;
+    case "AAAA":
+      f.add("dns.aaaa", rr.data);
+      break;
+    case "CNAME":
+      f.add("dns.cname", tsharkName(rr.data));
+      break;
+    case "NS":
+      f.add("dns.ns", tsharkName(rr.data));
+      break;
+    case "MX":
+      f.add("dns.mx.preference", rr.data.preference);
+      f.add("dns.mx.mail_exchange", tsharkName(rr.data.exchange));
+      break;
+    case "TXT":
+      for (const t of rr.data) f.add("dns.txt", tsharkText(t));
+      break;
+    case "SRV":
+      f.add("dns.srv.port", rr.data.port);
+      f.add("dns.srv.target", tsharkName(rr.data.target));
+      break;
+    case "SOA":
+      f.add("dns.soa.mname", tsharkName(rr.data.mname));
+      break;
+    default:
+      break;
+  }
+}
 
 /** Link types this dissector decodes (pcap LINKTYPE_ETHERNET). */
 export const LINKTYPE_ETHERNET = 1;
@@ -270,6 +329,11 @@ export class Dissector {
         (opts.length > 0 ? ` <${opts.join(", ")}>` : ""),
     );
     if (t.optionsError !== undefined) throw new Failure("tcp", `bad options: ${t.optionsError}`);
+    // DNS over TCP, when one whole length-prefixed message is this segment's data.
+    const d = t.payload;
+    if ((t.srcPort === DNS_PORT || t.dstPort === DNS_PORT) && d.length >= 2 && ((d[0]! << 8) | d[1]!) === d.length - 2) {
+      this.dns(d.subarray(2), base + t.headerLength + 2, f, s);
+    }
   }
 
   private udp(bytes: Uint8Array, base: number, f: FieldList, s: string[]): void {
@@ -279,5 +343,18 @@ export class Dissector {
     f.add("udp.length", u.length);
     f.add("udp.checksum", u.checksum);
     s.push(`UDP ${u.srcPort} > ${u.dstPort}, length ${u.length}`);
+    if (u.srcPort === DNS_PORT || u.dstPort === DNS_PORT) this.dns(u.payload, base + 8, f, s);
+  }
+
+  /** A DNS message: over UDP the whole payload; over TCP one length-prefixed message that fills the segment. */
+  private dns(bytes: Uint8Array, base: number, f: FieldList, s: string[]): void {
+    const m = at(base, () => decodeMessage(bytes));
+    dnsFields(m, f);
+    const q = m.questions[0];
+    s.push(
+      `DNS ${m.qr ? "response" : "query"} id ${m.id}` +
+        (q === undefined ? "" : ` ${q.name} ${typeof q.type === "string" ? q.type : `TYPE${q.type}`}`) +
+        (m.qr ? `, rcode ${m.rcode}, ${m.answers.length} answers${m.tc ? ", truncated" : ""}` : ""),
+    );
   }
 }

@@ -26,7 +26,7 @@ function hexBytes(h: string): Uint8Array {
 // Ethernet fields decode, the IPv4 layer fails.
 const BAD_IP = hexBytes("020000000002 020000000001 0800 4500 00c8 0001 0000 4011 0000 0a4d0001 0a4d0002 1234 0035 0008 0000");
 // A good UDP datagram after it, to show the file is not abandoned.
-const GOOD_UDP = hexBytes("020000000002 020000000001 0800 4500 001c 0002 0000 4011 64c4 0a4d0001 0a4d0002 1234 0035 0008 0000");
+const GOOD_UDP = hexBytes("020000000002 020000000001 0800 4500 001c 0002 0000 4011 64c4 0a4d0001 0a4d0002 1234 0009 0008 0000");
 
 describe("morgana dissect", () => {
   it("prints one JSON line per frame with Wireshark field names", async () => {
@@ -58,10 +58,10 @@ describe("morgana dissect", () => {
     expect(bad.fields.error).toMatch(/^ipv4: total length 200 exceeds/);
     expect(bad.fields["ip.len"]).toBeUndefined();
     expect(good.fields.error).toBeUndefined();
-    expect(good.fields["udp.dstport"]).toBe(53);
+    expect(good.fields["udp.dstport"]).toBe(9);
     const human = await run(["dissect", f]);
     expect(human.out.join("\n")).toMatch(/Frame 1: 42 bytes[\s\S]*error: ipv4: total length 200/);
-    expect(human.out.join("\n")).toMatch(/Frame 2: 42 bytes[\s\S]*UDP 4660 > 53/);
+    expect(human.out.join("\n")).toMatch(/Frame 2: 42 bytes[\s\S]*UDP 4660 > 9/);
   });
 
   it("reports a truncated file after printing the frames before the damage", async () => {
@@ -95,5 +95,25 @@ describe("morgana dissect", () => {
     const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(lines.length).toBe(9);
     expect(lines[0].fields["arp.opcode"]).toBe(1);
+  });
+});
+
+describe("morgana dissect: DNS", () => {
+  it("decodes DNS over UDP and over TCP, and reports a broken DNS message as a dns error", async () => {
+    const r = await run(["dissect", traces + "dns-truncated-tcp-retry.pcap", "--json"]);
+    expect(r.code).toBe(0);
+    const frames = r.out.map((l) => JSON.parse(l).fields);
+    const udpTc = frames.find((f) => f["udp.srcport"] === 53 && f["dns.flags.truncated"] === 1);
+    expect(udpTc).toBeDefined();
+    const overTcp = frames.find((f) => f["tcp.srcport"] === 53 && f["dns.count.answers"] !== undefined);
+    expect(overTcp!["dns.flags.response"]).toBe(1);
+    // A UDP datagram to port 53 whose payload is not DNS: the UDP fields stay, the error names dns.
+    const w = new PcapWriter();
+    w.writeRecord(hexBytes("020000000002 020000000001 0800 4500 001f 0002 0000 4011 64c1 0a4d0001 0a4d0002 1234 0035 000b 0000 ffffff"), 1);
+    const f = path.join(tmp, "baddns.pcap");
+    writeFileSync(f, w.toBytes());
+    const bad = JSON.parse((await run(["dissect", f, "--json"])).out[0]!).fields;
+    expect(bad["udp.dstport"]).toBe(53);
+    expect(bad.error).toMatch(/^dns: /);
   });
 });

@@ -7,3 +7,4 @@
 export * from "./fake-ipv4.js";
 export * from "./traces.js";
 export * from "./expect.js";
+export * from "./tshark-json.js";
