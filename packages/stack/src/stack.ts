@@ -10,10 +10,12 @@ import {
   type LayerStats,
   type Netif,
   type Random,
+  type Stack,
 } from "@morgana/interfaces";
 import { Ipv4Layer, type Ipv4LayerOptions } from "@morgana/ipv4";
 import { withPcap, type PcapWriter } from "@morgana/pcap";
 import { systemClock, systemRandom } from "@morgana/sim";
+import { TcpLayer, type TcpLayerOptions } from "@morgana/tcp";
 import { UdpLayer, type UdpLayerOptions } from "@morgana/udp";
 
 type Tuning<T, Wired extends keyof T> = Partial<Omit<T, Wired>>;
@@ -37,10 +39,14 @@ export interface StackOptions {
   readonly ipv4?: Tuning<Ipv4LayerOptions, "ethernet" | "arp" | "clock" | "random" | "addresses" | "gateway">;
   readonly icmp?: Tuning<IcmpLayerOptions, "ipv4" | "clock" | "random">;
   readonly udp?: Tuning<UdpLayerOptions, "ipv4" | "clock" | "random">;
+  readonly tcp?: Tuning<TcpLayerOptions, "ipv4" | "clock" | "random">;
 }
 
-/** The direct stack: every layer, wired, for applications and for those who need a layer directly. */
-export interface DirectStack {
+/**
+ * The direct stack: every layer, wired, for applications (it is a
+ * {@link Stack}) and for those who need a layer directly.
+ */
+export interface DirectStack extends Stack {
   readonly name: "direct";
   readonly netif: Netif;
   readonly ethernet: Ethif;
@@ -48,12 +54,13 @@ export interface DirectStack {
   readonly ipv4: Ipv4Layer;
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
+  readonly tcp: TcpLayer;
   readonly clock: Clock;
   /** The stack's IPv4 addresses, dotted quad. */
   addresses(): string[];
   /** Every layer's counters, by layer name. */
   stats(): Readonly<Record<string, LayerStats>>;
-  /** Closes every socket and layer, cancels every timer, and closes the device. Idempotent. */
+  /** Closes every connection, socket and layer, cancels every timer, and closes the device. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -84,6 +91,7 @@ export function createStack(opts: StackOptions): DirectStack {
   });
   const icmp = new IcmpLayer({ ...opts.icmp, ipv4, clock, random });
   const udp = new UdpLayer({ ...opts.udp, ipv4, clock, random });
+  const tcp = new TcpLayer({ ...opts.tcp, ipv4, clock, random });
 
   let closing: Promise<void> | undefined;
   return {
@@ -94,6 +102,7 @@ export function createStack(opts: StackOptions): DirectStack {
     ipv4,
     icmp,
     udp,
+    tcp,
     clock,
     addresses: () => prefixes.map((p) => formatIpv4(p.address)),
     stats: () => ({
@@ -103,10 +112,12 @@ export function createStack(opts: StackOptions): DirectStack {
       ipv4: ipv4.stats(),
       icmp: icmp.stats(),
       udp: udp.stats(),
+      tcp: tcp.stats(),
     }),
     close: () =>
       (closing ??= (async () => {
-        // Top down: sockets and pending operations first, then the layers they use, then the device.
+        // Top down: connections, sockets and pending operations first, then the layers they use, then the device.
+        await tcp.close();
         await udp.close();
         await icmp.close();
         ipv4.close();

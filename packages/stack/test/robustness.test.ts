@@ -18,7 +18,8 @@ function consumed(st: Readonly<Record<string, LayerStats>>): number {
     c("arp", "rxReplies") +
     c("ipv4", "fragmentsReceived") +
     c("icmp", "rxMessages") +
-    c("udp", "rxDatagrams")
+    c("udp", "rxDatagrams") +
+    c("tcp", "segmentsIn")
   );
 }
 
@@ -51,7 +52,7 @@ function readdress(frame: Uint8Array, mac: MacAddress, ip: Uint8Array, fixChecks
   return f;
 }
 
-describe("the whole receive path (ethif → arp/ipv4 → icmp/udp) under hostile input", () => {
+describe("the whole receive path (ethif → arp/ipv4 → icmp/udp/tcp) under hostile input", () => {
   it("counts every random or mutated frame, throws nothing, and stays bounded", async () => {
     // On a point-to-point link with the injector (a learning switch would be
     // confused by the traces' source MACs): every frame it receives is one we sent.
@@ -61,6 +62,9 @@ describe("the whole receive path (ethif → arp/ipv4 → icmp/udp) under hostile
     const target = createStack({ netif: port, address: "10.77.0.2/24", clock, random: new SeededRandom(99) });
     const sock = await target.udp.bind({ port: 9999, receiveQueue: 16 });
     void sock;
+    // A TCP listener on the port of the HTTP traces, so mutated TCP segments reach the state machine too.
+    const listener = await target.tcp.listen({ port: 80 });
+    void listener;
     const traces = traceFrames();
     expect(traces.length).toBeGreaterThan(100);
     const ipBytes = Uint8Array.of(10, 77, 0, 2);
@@ -103,6 +107,9 @@ describe("the whole receive path (ethif → arp/ipv4 → icmp/udp) under hostile
     expect(Object.keys(st.ethernet!.drops).length).toBeGreaterThan(0);
     expect(Object.keys(st.ipv4!.drops).length).toBeGreaterThan(1);
     expect(st.arp!.counters.rxPackets).toBeGreaterThan(0);
+    // TCP saw segments and never hit an internal error (those would be counted, not thrown).
+    expect(st.tcp!.counters.segmentsIn).toBeGreaterThan(0);
+    expect(st.tcp!.drops["internal-error"] ?? 0).toBe(0);
     await target.close();
     await clock.runUntilIdle();
     expect(clock.pendingTimers).toBe(0);
