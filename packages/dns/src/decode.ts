@@ -7,6 +7,7 @@
 import { KNOWN_TYPE_NAME, QTYPE_NAME, SVC_KEY_NAME } from "./constants.js";
 import { DnsDecodeError } from "./errors.js";
 import { formatIpv4, formatIpv6 } from "./ip.js";
+import { asciiText } from "./ascii.js";
 import { BYTE_TEXT, PLAIN_BYTE } from "./name.js";
 import type { EdnsOption, Message, Question, ResourceRecord, SvcParam } from "./types.js";
 
@@ -45,29 +46,62 @@ function u32(o: number): number {
   return ((B[o]! << 24) | (B[o + 1]! << 16) | (B[o + 2]! << 8) | B[o + 3]!) >>> 0;
 }
 
-// Names are read in two passes: the first follows the labels and pointers,
-// validating them and copying the expanded wire form into NAME_BYTES with a
-// hash; the second looks that up in a small direct-mapped cache of recently
-// decoded names (servers and resolvers see the same names again and again)
-// and builds the string only on a miss. The cache holds at most
-// NAME_CACHE_SIZE names of at most 255 bytes each.
-const NAME_BYTES = new Uint8Array(256);
+// Reading a name: one pass follows the labels and pointers, validating them
+// and copying the name's TEXT form into NAME_BYTES (each length byte becomes
+// a dot, so a name whose bytes all stand for themselves needs no further
+// work), noting whether every byte is plain and where each label starts.
+// Then:
+// - a name that is only a pointer to the start of a name already decoded in
+//   this message (the usual compression of owner names) reuses that string
+//   (a per-message memo by offset);
+// - otherwise a small direct-mapped cache of recently decoded names, keyed by
+//   the text bytes, gives the string if it was decoded before (servers and
+//   resolvers see the same names again and again);
+// - otherwise the string is made in one native call (see ascii.ts). A name is
+//   admitted into the cache the second time its hash is seen, so a stream of
+//   names never seen again does not pay for cache writes.
+// Names with bytes that need escapes (rare) skip the cache and are built
+// through the escape table. The cache holds at most NAME_CACHE_SIZE names of
+// at most 255 bytes each; the memo at most 16,384 offsets.
+const NAME_BYTES = new Uint8Array(260);
+const NAME_WORDS = new Int32Array(NAME_BYTES.buffer);
+const LABEL_AT = new Uint8Array(128);
 export const NAME_CACHE_SIZE = 1024;
 const cacheHash = new Int32Array(NAME_CACHE_SIZE);
 const cacheLen = new Uint16Array(NAME_CACHE_SIZE);
 const cacheArena = new Uint8Array(NAME_CACHE_SIZE * 256);
 const cacheStr: string[] = new Array<string>(NAME_CACHE_SIZE).fill("");
+const seenHash = new Int32Array(NAME_CACHE_SIZE);
+const MEMO_SIZE = 0x4000;
+const memoGen = new Uint32Array(MEMO_SIZE);
+const memoStr: string[] = new Array<string>(MEMO_SIZE).fill("");
+/** The compression pointers followed to read the memoised name (the cap counts them too). */
+const memoJumps = new Uint16Array(MEMO_SIZE);
+let GEN = 1;
+/** Whether names read now may be pointed at later (records follow). */
+let MEMO = true;
 
 /** Reads a (possibly compressed) name at P; the uncompressed part must end by `limit`. */
 function readName(limit: number): string {
-  let pos = P;
+  const start = P;
+  const b = B;
+  // A name that is only a pointer to a name decoded earlier in this message.
+  if (b[start]! >= 0xc0 && start + 1 < limit) {
+    const ptr = ((b[start]! & 0x3f) << 8) | b[start + 1]!;
+    if (memoGen[ptr] === GEN && ptr < start && memoJumps[ptr]! < MAXJ) {
+      P = start + 2;
+      return memoStr[ptr]!;
+    }
+  }
+  let pos = start;
   let end = limit;
-  let n = 0; // expanded bytes so far (without the root label)
-  let h = 0x811c9dc5 | 0;
+  let n = 0; // text bytes so far: a dot before each label
+  let k = 0; // labels
+  let plain = 1;
   let jumps = 0;
   let after = -1;
-  const b = B;
   const nb = NAME_BYTES;
+  const table = PLAIN_BYTE;
   for (;;) {
     if (pos >= end) fail(pos, after < 0 && end < END ? "name runs past RDLENGTH" : "name runs past the end of the message");
     const len = b[pos]!;
@@ -79,12 +113,12 @@ function readName(limit: number): string {
       if (n + len + 2 > 255) fail(pos, "name longer than 255 bytes");
       const lend = pos + 1 + len;
       if (lend > end) fail(pos, after < 0 && end < END ? "label runs past RDLENGTH" : "label runs past the end of the message");
-      nb[n++] = len;
-      h = Math.imul(h ^ len, 16777619);
+      LABEL_AT[k++] = n;
+      nb[n++] = 0x2e;
       for (let i = pos + 1; i < lend; i++) {
         const c = b[i]!;
         nb[n++] = c;
-        h = Math.imul(h ^ c, 16777619);
+        plain &= table[c]!;
       }
       pos = lend;
       continue;
@@ -105,42 +139,54 @@ function readName(limit: number): string {
   }
   P = after < 0 ? pos : after;
   if (n === 0) return ".";
-  const slot = (h ^ (h >>> 16)) & (NAME_CACHE_SIZE - 1);
-  const base = slot << 8;
-  const arena = cacheArena;
-  if (cacheHash[slot] === h && cacheLen[slot] === n) {
-    let i = 0;
-    while (i < n && arena[base + i] === nb[i]) i++;
-    if (i === n) return cacheStr[slot]!;
+  let s: string;
+  if (plain === 1) {
+    // Hash four bytes at a time (the bytes after the name are zeroed first).
+    nb[n] = nb[n + 1] = nb[n + 2] = 0;
+    let h = 0x811c9dc5 ^ n;
+    const words = (n + 3) >> 2;
+    const w32 = NAME_WORDS;
+    for (let w = 0; w < words; w++) h = Math.imul(h ^ w32[w]!, 16777619);
+    const slot = (h ^ (h >>> 15)) & (NAME_CACHE_SIZE - 1);
+    const base = slot << 8;
+    const arena = cacheArena;
+    if (cacheHash[slot] === h && cacheLen[slot] === n) {
+      let i = 0;
+      while (i < n && arena[base + i] === nb[i]) i++;
+      if (i === n) {
+        s = cacheStr[slot]!;
+        if (MEMO) {
+          memoGen[start] = GEN;
+          memoStr[start] = s;
+          memoJumps[start] = jumps;
+        }
+        return s;
+      }
+    }
+    s = asciiText(nb, 1, n);
+    if (seenHash[slot] === h) {
+      for (let i = 0; i < n; i++) arena[base + i] = nb[i]!;
+      cacheHash[slot] = h;
+      cacheLen[slot] = n;
+      cacheStr[slot] = s;
+    } else seenHash[slot] = h;
+  } else s = escapedText(nb, n, k);
+  if (MEMO) {
+    memoGen[start] = GEN;
+    memoStr[start] = s;
+    memoJumps[start] = jumps;
   }
-  const s = namesText(nb, n);
-  cacheHash[slot] = h;
-  cacheLen[slot] = n;
-  for (let i = 0; i < n; i++) arena[base + i] = nb[i]!;
-  cacheStr[slot] = s;
   return s;
 }
 
-/** The canonical text of `n` bytes of uncompressed labels (no root byte). */
-function namesText(nb: Uint8Array, n: number): string {
+/** The canonical text of a name held in NAME_BYTES in text form, `k` labels starting at LABEL_AT[]. */
+function escapedText(nb: Uint8Array, n: number, k: number): string {
   let s = "";
-  let p = 0;
-  while (p < n) {
-    const len = nb[p]!;
-    if (p > 0) s += ".";
-    const e = p + 1 + len;
-    let i = p + 1;
-    // Plain runs four bytes at a time; escapes through the table.
-    while (i < e) {
-      if (i + 4 <= e && PLAIN_BYTE[nb[i]!] === 1 && PLAIN_BYTE[nb[i + 1]!] === 1 && PLAIN_BYTE[nb[i + 2]!] === 1 && PLAIN_BYTE[nb[i + 3]!] === 1) {
-        s += String.fromCharCode(nb[i]!, nb[i + 1]!, nb[i + 2]!, nb[i + 3]!);
-        i += 4;
-      } else {
-        s += BYTE_TEXT[nb[i]!]!;
-        i++;
-      }
-    }
-    p = e;
+  for (let j = 0; j < k; j++) {
+    const from = LABEL_AT[j]! + 1;
+    const to = j + 1 < k ? LABEL_AT[j + 1]! : n;
+    if (j > 0) s += ".";
+    for (let i = from; i < to; i++) s += BYTE_TEXT[nb[i]!]!;
   }
   return s;
 }
@@ -414,6 +460,10 @@ function readSvcParam(rend: number): SvcParam {
 export function decodeMessage(bytes: Uint8Array, opts?: DecodeOptions): Message {
   B = bytes;
   END = bytes.length;
+  if (++GEN === 0xffffffff) {
+    memoGen.fill(0);
+    GEN = 1;
+  }
   FWD = opts?.forwardPointers ?? true;
   MAXJ = opts?.maxPointers ?? DEFAULT_MAX_POINTERS;
   try {
@@ -427,8 +477,13 @@ export function decodeMessage(bytes: Uint8Array, opts?: DecodeOptions): Message 
     // impossible counts before allocating anything.
     if (qd * 5 + (an + ns + ar) * 11 > END - 12) fail(4, "header counts larger than the records present");
     P = 12;
-    const questions: Question[] = [];
-    for (let i = 0; i < qd; i++) questions.push(readQuestion());
+    MEMO = an + ns + ar > 0;
+    let questions: Question[];
+    if (qd === 1) questions = [readQuestion()];
+    else {
+      questions = [];
+      for (let i = 0; i < qd; i++) questions.push(readQuestion());
+    }
     const answers: ResourceRecord[] = [];
     for (let i = 0; i < an; i++) answers.push(readRecord());
     const authorities: ResourceRecord[] = [];

@@ -42,6 +42,8 @@ let BASE = 0;
 let POS = 0;
 let CAP = scratch.length;
 let GROW = true;
+/** Encoding into a caller's buffer (encodeMessageInto). */
+let INTO = false;
 let COMPRESS = true;
 
 // The compression table: an open-addressing hash table from the hash of a
@@ -100,33 +102,45 @@ function putBytes(b: Uint8Array): void {
   POS += b.length;
 }
 
-// Encoded names are cached (a server encodes the same record objects again
-// and again, and a string's hash is computed once): a Map from the name
-// string to a slot holding its uncompressed wire form, the offset of each
-// label and the hash of each suffix. NAME_SLOTS slots, reused round-robin, so
-// memory is fixed (about 900 KiB).
+// Names. A name not seen recently is written straight from the string into
+// the output (charCodeAt per character, each dot replaced by the following
+// label's length), with the hash of each suffix computed from the written
+// bytes. Names seen again are cached: a direct-mapped table of NAME_SLOTS
+// slots, indexed by a cheap hash of the string (its length and four of its
+// characters) and confirmed by string equality, holds the wire form, the
+// offset of each label and the hash of each suffix, so a server encoding the
+// same names again and again copies bytes only. A name enters the cache the
+// second time the hash of its wire form is seen, so a stream of names never
+// seen again pays for no cache writes. Memory is fixed (about 900 KiB).
 export const NAME_SLOTS = 1024;
-const slotOf = new Map<string, number>();
 const slotName: (string | undefined)[] = new Array<string | undefined>(NAME_SLOTS).fill(undefined);
 const slotLen = new Uint16Array(NAME_SLOTS);
 const slotK = new Uint8Array(NAME_SLOTS);
 const arena = new Uint8Array(NAME_SLOTS * 256);
 const slotLbl = new Uint8Array(NAME_SLOTS * 128);
 const slotSuf = new Int32Array(NAME_SLOTS * 128);
-let nextSlot = 0;
+const seenWire = new Int32Array(NAME_SLOTS);
+// The labels and suffix hashes of the name being written directly.
+const LBL = new Uint8Array(128);
+const SUF = new Int32Array(128);
 
-function tableInsert(h: number, off: number): void {
-  if (tCount >= TBL_MAX || off >= 0x4000) return;
+/** Records a suffix at message offset `off`; false when the table is full or the offset is beyond 14 bits. */
+function tableInsert(h: number, off: number): boolean {
+  if (tCount >= TBL_MAX || off >= 0x4000) return false;
   let slot = (h ^ (h >>> 13)) & (TBL_SIZE - 1);
   while (tGen[slot] === GEN) slot = (slot + 1) & (TBL_SIZE - 1);
   tGen[slot] = GEN;
   tHash[slot] = h;
   tOff[slot] = off;
   tCount++;
+  return true;
 }
 
-/** True when the uncompressed labels at arena[a] equal the (maybe compressed) name at message offset `off`. */
-function sameSuffix(a: number, off: number): boolean {
+/**
+ * True when the uncompressed labels at `src[a]` equal the (maybe compressed)
+ * name at message offset `off`.
+ */
+function sameSuffix(src: Uint8Array, a: number, off: number): boolean {
   const w = W;
   let b = BASE + off;
   for (;;) {
@@ -135,92 +149,21 @@ function sameSuffix(a: number, off: number): boolean {
       b = BASE + (((lb & 0x3f) << 8) | w[b + 1]!);
       lb = w[b]!;
     }
-    const la = arena[a]!;
+    const la = src[a]!;
     if (la !== lb) return false;
     if (la === 0) return true;
-    for (let i = 1; i <= la; i++) if (arena[a + i] !== w[b + i]) return false;
+    for (let i = 1; i <= la; i++) if (src[a + i] !== w[b + i]) return false;
     a += la + 1;
     b += la + 1;
   }
 }
 
-/** Parses `name` into a slot (throws EINVAL for an invalid name). */
-function buildSlot(name: string): number {
-  const slot = nextSlot;
-  // Evict the slot's previous name first: its bytes are about to be overwritten.
-  const old = slotName[slot];
-  if (old !== undefined) {
-    slotOf.delete(old);
-    slotName[slot] = undefined;
-  }
-  const base = slot << 8;
+/** The cache slot of a name string. */
+function slotIndex(name: string): number {
   const len = name.length;
-  let n = -1;
-  // Fast path: the wire form of a plain name is its chars with each dot
-  // replaced by the following label's length.
-  if (len > 0 && len <= 254) {
-    let pos = base;
-    let lenAt = pos++;
-    for (let i = 0; i < len; i++) {
-      const c = name.charCodeAt(i);
-      if (c === 0x2e) {
-        const l = pos - lenAt - 1;
-        if (l === 0 || l > 63) break;
-        arena[lenAt] = l;
-        lenAt = pos++;
-        if (i === len - 1) {
-          // A final dot: the length byte just opened is the root.
-          arena[lenAt] = 0;
-          n = pos - base;
-        }
-      } else if (c < 0x7f && PLAIN_BYTE[c] === 1) {
-        arena[pos++] = c;
-        if (i === len - 1) {
-          const l = pos - lenAt - 1;
-          if (l <= 63) {
-            arena[lenAt] = l;
-            arena[pos++] = 0;
-            n = pos - base;
-          }
-        }
-      } else break;
-    }
-    if (n > 255) n = -1;
-  }
-  if (n < 0) {
-    if (name === "." || name === "") {
-      arena[base] = 0;
-      n = 1;
-    } else {
-      const labels = nameLabels(name); // validates; throws EINVAL
-      let pos = base;
-      for (const l of labels) {
-        arena[pos++] = l.length;
-        arena.set(l, pos);
-        pos += l.length;
-      }
-      arena[pos++] = 0;
-      n = pos - base;
-    }
-  }
-  // Label offsets and suffix hashes (FNV-1a over the suffix's wire bytes,
-  // from the last label to the first).
-  let k = 0;
-  const lb = slot << 7;
-  for (let p = base; arena[p] !== 0; p += arena[p]! + 1) slotLbl[lb + k++] = p - base;
-  let h = 0x811c9dc5 | 0;
-  for (let j = k - 1; j >= 0; j--) {
-    const p = base + slotLbl[lb + j]!;
-    const e = p + arena[p]!;
-    for (let i = p; i <= e; i++) h = Math.imul(h ^ arena[i]!, 16777619);
-    slotSuf[lb + j] = h;
-  }
-  slotName[slot] = name;
-  slotOf.set(name, slot);
-  slotLen[slot] = n;
-  slotK[slot] = k;
-  nextSlot = (slot + 1) & (NAME_SLOTS - 1);
-  return slot;
+  if (len === 0) return 0;
+  const h = Math.imul(len, 0x9e3779b1) ^ Math.imul(name.charCodeAt(0), 0x85ebca6b) ^ Math.imul(name.charCodeAt(len >> 1), 0xc2b2ae35) ^ Math.imul(name.charCodeAt(len - 1), 0x27d4eb2f) ^ (name.charCodeAt((len * 3) >> 2) << 7);
+  return (h ^ (h >>> 16)) & (NAME_SLOTS - 1);
 }
 
 /**
@@ -228,26 +171,69 @@ function buildSlot(name: string): number {
  * message with a pointer and records its new suffixes.
  */
 function writeName(name: string, compress: boolean): void {
-  let slot = slotOf.get(name);
-  if (slot === undefined) slot = buildSlot(name);
+  if (compress) {
+    // The same name again in this message: a pointer to where the suffix
+    // table would point (the earliest occurrence of the whole name).
+    for (let i = 0; i < memoCount; i++) {
+      if (memoName[i] === name) {
+        ensure(2);
+        const ptr = memoOff[i]!;
+        W[POS++] = 0xc0 | (ptr >> 8);
+        W[POS++] = ptr;
+        return;
+      }
+    }
+  }
+  const slot = slotIndex(name);
+  const at = POS - BASE;
+  if (slotName[slot] === name) writeCached(slot, compress);
+  else writeDirect(name, slot, compress);
+  // Remember where the whole name can be found: the pointer just written if
+  // the whole name was one, else here if its first suffix was recorded.
+  if (compress && memoCount < MEMO && WHOLE >= 0) {
+    memoName[memoCount] = name;
+    memoOff[memoCount++] = WHOLE;
+  }
+}
+
+// Per message: the last names written with compression and the offset of
+// their whole wire form (MEMO of them).
+const MEMO = 8;
+const memoName: string[] = new Array<string>(MEMO).fill("");
+const memoOff = new Int32Array(MEMO);
+let memoCount = 0;
+/** Set by the writers: the offset where the whole name just written can be pointed at, or -1. */
+let WHOLE = -1;
+
+/** Compression: the longest suffix (label j of k) already in the message, as [label index, offset], or -1. */
+function findSuffix(src: Uint8Array, srcBase: number, lbl: Uint8Array, lblBase: number, suf: Int32Array, sufBase: number, k: number): number {
+  for (let j = 0; j < k; j++) {
+    const h = suf[sufBase + j]!;
+    let t = (h ^ (h >>> 13)) & (TBL_SIZE - 1);
+    while (tGen[t] === GEN) {
+      if (tHash[t] === h && sameSuffix(src, srcBase + lbl[lblBase + j]!, tOff[t]!)) {
+        FOUND_OFF = tOff[t]!;
+        return j;
+      }
+      t = (t + 1) & (TBL_SIZE - 1);
+    }
+  }
+  return -1;
+}
+let FOUND_OFF = 0;
+
+function writeCached(slot: number, compress: boolean): void {
   const base = slot << 8;
   const lb = slot << 7;
   const start = POS;
+  const k = slotK[slot]!;
   let upTo = slotLen[slot]!;
   let ptr = -1;
-  const k = slotK[slot]!;
   if (compress) {
-    for (let j = 0; j < k && ptr < 0; j++) {
-      const h = slotSuf[lb + j]!;
-      let t = (h ^ (h >>> 13)) & (TBL_SIZE - 1);
-      while (tGen[t] === GEN) {
-        if (tHash[t] === h && sameSuffix(base + slotLbl[lb + j]!, tOff[t]!)) {
-          ptr = tOff[t]!;
-          upTo = slotLbl[lb + j]!;
-          break;
-        }
-        t = (t + 1) & (TBL_SIZE - 1);
-      }
+    const j = findSuffix(arena, base, slotLbl, lb, slotSuf, lb, k);
+    if (j >= 0) {
+      ptr = FOUND_OFF;
+      upTo = slotLbl[lb + j]!;
     }
   }
   ensure(ptr >= 0 ? upTo + 2 : upTo);
@@ -259,14 +245,160 @@ function writeName(name: string, compress: boolean): void {
     w[pos++] = ptr;
   }
   POS = pos;
+  WHOLE = -1;
   if (compress) {
     const at = start - BASE;
+    if (upTo === 0) WHOLE = ptr;
     for (let j = 0; j < k; j++) {
       const o = slotLbl[lb + j]!;
       if (o >= upTo) break;
-      tableInsert(slotSuf[lb + j]!, at + o);
+      if (tableInsert(slotSuf[lb + j]!, at + o) && j === 0) WHOLE = at;
     }
   }
+}
+
+/**
+ * Writes the uncompressed wire form of `name` into `dst` at `at` (the caller
+ * guarantees min(255, 3 * length + 2) bytes there); returns its length and
+ * sets LBL (label offsets) and LABELS (the label count). Throws EINVAL for an
+ * invalid name.
+ */
+function writeWire(name: string, dst: Uint8Array, at: number): number {
+  const len = name.length;
+  if (len === 0 || (len === 1 && name.charCodeAt(0) === 0x2e)) {
+    dst[at] = 0;
+    LABELS = 0;
+    return 1;
+  }
+  // Fast path: a name of plain characters is its characters with each dot
+  // replaced by the following label's length.
+  if (len <= 254) {
+    let lenAt = at;
+    let pos = at + 1;
+    let k = 0;
+    let i = 0;
+    for (; i < len; i++) {
+      const c = name.charCodeAt(i);
+      if (c === 0x2e) {
+        const l = pos - lenAt - 1;
+        if (l === 0 || l > 63) break;
+        dst[lenAt] = l;
+        LBL[k++] = lenAt - at;
+        lenAt = pos++;
+      } else if (c < 0x7f && PLAIN_BYTE[c] === 1) dst[pos++] = c;
+      else break;
+    }
+    if (i === len) {
+      const l = pos - lenAt - 1;
+      if (l === 0) {
+        // A final dot: the length byte just opened is the root.
+        dst[lenAt] = 0;
+        if (pos - at <= 255) {
+          LABELS = k;
+          return pos - at;
+        }
+      } else if (l <= 63 && pos + 1 - at <= 255) {
+        dst[lenAt] = l;
+        LBL[k++] = lenAt - at;
+        dst[pos++] = 0;
+        LABELS = k;
+        return pos - at;
+      }
+    }
+  }
+  // Escapes, non-ASCII characters, or an error (nameLabels throws EINVAL).
+  const labels = nameLabels(name);
+  let pos = at;
+  let k = 0;
+  for (const l of labels) {
+    LBL[k++] = pos - at;
+    dst[pos++] = l.length;
+    dst.set(l, pos);
+    pos += l.length;
+  }
+  dst[pos++] = 0;
+  LABELS = k;
+  return pos - at;
+}
+let LABELS = 0;
+const NAMEBUF = new Uint8Array(256 * 3 + 8);
+
+function writeDirect(name: string, slot: number, compress: boolean): void {
+  // Into the output directly when it has room for the uncompressed form;
+  // into a scratch buffer when writing into a caller's buffer (whose bytes
+  // after the message must stay untouched, and which may be just big enough
+  // for the compressed form).
+  const room = Math.min(255, 3 * name.length + 2);
+  let src: Uint8Array;
+  let s0: number;
+  if (INTO) {
+    src = NAMEBUF;
+    s0 = 0;
+  } else {
+    ensure(room);
+    src = W;
+    s0 = POS;
+  }
+  const n = writeWire(name, src, s0);
+  const k = LABELS;
+  // Suffix hashes: FNV-1a over the suffix's bytes, from the last label to the first.
+  let h = 0x811c9dc5 | 0;
+  for (let j = k - 1; j >= 0; j--) {
+    const p = s0 + LBL[j]!;
+    const e = p + src[p]!;
+    for (let i = p; i <= e; i++) h = Math.imul(h ^ src[i]!, 16777619);
+    SUF[j] = h;
+  }
+  let upTo = n;
+  let ptr = -1;
+  if (compress) {
+    const j = findSuffix(src, s0, LBL, 0, SUF, 0, k);
+    if (j >= 0) {
+      upTo = LBL[j]!;
+      ptr = FOUND_OFF;
+    }
+  }
+  if (seenWire[slot] === h) admit(name, slot, src, s0, n, k);
+  else seenWire[slot] = h;
+  const start = POS;
+  if (INTO) {
+    ensure(ptr >= 0 ? upTo + 2 : upTo);
+    W.set(NAMEBUF.subarray(0, upTo), start);
+  }
+  let pos = start + upTo;
+  if (ptr >= 0) {
+    W[pos++] = 0xc0 | (ptr >> 8);
+    W[pos++] = ptr;
+  }
+  POS = pos;
+  WHOLE = -1;
+  if (compress) {
+    if (upTo === 0) WHOLE = ptr;
+    insertSuffixes(start, upTo, k);
+  }
+}
+
+function insertSuffixes(start: number, upTo: number, k: number): void {
+  const at = start - BASE;
+  for (let j = 0; j < k; j++) {
+    const o = LBL[j]!;
+    if (o >= upTo) break;
+    if (tableInsert(SUF[j]!, at + o) && j === 0) WHOLE = at;
+  }
+}
+
+/** Copies the wire form just written at src[start] into cache slot `slot`. */
+function admit(name: string, slot: number, src: Uint8Array, start: number, n: number, k: number): void {
+  const base = slot << 8;
+  const lb = slot << 7;
+  for (let i = 0; i < n; i++) arena[base + i] = src[start + i]!;
+  for (let j = 0; j < k; j++) {
+    slotLbl[lb + j] = LBL[j]!;
+    slotSuf[lb + j] = SUF[j]!;
+  }
+  slotLen[slot] = n;
+  slotK[slot] = k;
+  slotName[slot] = name;
 }
 
 function typeNumber(t: string | number, what: string): number {
@@ -556,6 +688,7 @@ function writeMessage(m: Message): void {
 
 function begin(buf: Uint8Array, offset: number, grow: boolean, opts: EncodeOptions | undefined): void {
   POOLED = false;
+  INTO = false;
   W = buf;
   BASE = offset;
   POS = offset;
@@ -567,10 +700,12 @@ function begin(buf: Uint8Array, offset: number, grow: boolean, opts: EncodeOptio
     GEN = 1;
   }
   tCount = 0;
+  memoCount = 0;
 }
 
 function end(): void {
   POOLED = false;
+  INTO = false;
   W = scratch;
 }
 
@@ -608,6 +743,7 @@ export function encodeMessage(m: Message, opts?: EncodeOptions): Uint8Array {
  */
 export function encodeMessageInto(m: Message, buf: Uint8Array, offset = 0, opts?: EncodeOptions): number {
   begin(buf, offset, false, opts);
+  INTO = true;
   try {
     writeMessage(m);
     return POS - offset;

@@ -58,3 +58,35 @@ export {
   type ServerCounter,
 } from "./server.js";
 export { flagsWord, tsharkHex16, tsharkName, tsharkText } from "./tshark.js";
+export {
+  udpExchange,
+  tcpExchange,
+  checkResponse,
+  parseServerAddress,
+  DNS_PORT,
+  type DnsServerAddress,
+  type DnsTransport,
+  type ExchangeOptions,
+  type ExchangeResult,
+  type MismatchReason,
+} from "./client.js";
+export { TtlCache, DEFAULT_CACHE_ENTRIES, DEFAULT_MAX_TTL, DEFAULT_MAX_NEGATIVE_TTL, type DnsCacheOptions } from "./cache.js";
+export {
+  StubResolver,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_ATTEMPTS,
+  DEFAULT_TCP_TIMEOUT_MS,
+  DEFAULT_MAX_CNAME_CHAIN,
+  type StubResolverOptions,
+  type ResolvedAnswer,
+  type ResolveOptions,
+} from "./resolver.js";
+export {
+  serveDns,
+  DEFAULT_TCP_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_TCP_CONNECTIONS,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  TCP_SERVER_BUFFER,
+  type ServeDnsOptions,
+  type DnsServerHandle,
+} from "./serve.js";

@@ -48,14 +48,7 @@ const V4 = new Uint8Array(4);
 
 /** Writes the IPv6 address `text` (any RFC 4291 form, with an optional embedded IPv4) at `buf[off..off+16)`. */
 export function writeIpv6Text(text: string, buf: Uint8Array, off: number): void {
-  const hit = parsed.get(text);
-  if (hit !== undefined) {
-    for (let i = 0; i < 16; i++) buf[off + i] = hit[i]!;
-    return;
-  }
   parseIpv6(text, buf, off);
-  if (parsed.size >= 512) parsed.clear();
-  parsed.set(text, buf.slice(off, off + 16));
 }
 
 function parseIpv6(text: string, buf: Uint8Array, off: number): void {
@@ -129,10 +122,9 @@ export function isIpv6Text(text: string): boolean {
 const G = new Uint16Array(8);
 
 // Small direct-mapped caches: servers and resolvers see the same addresses
-// again and again. Bounded: 256 formatted addresses, 512 parsed ones.
+// again and again. Bounded: 256 formatted addresses.
 const fmtKey = new Uint8Array(256 * 16);
 const fmtStr: string[] = new Array<string>(256).fill("");
-const parsed = new Map<string, Uint8Array>();
 
 /** RFC 5952 text of the 16 bytes at `buf[off..off+16)`. */
 export function formatIpv6(buf: Uint8Array, off: number): string {
