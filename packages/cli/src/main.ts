@@ -6,12 +6,20 @@
 import { readFile } from "node:fs/promises";
 import { readCapture } from "@morgana/pcap";
 import { Dissector } from "./dissect.js";
+import { dnsCommand } from "./dns.js";
+import { httpCommand } from "./http.js";
 
 const USAGE = `usage: morgana <command> [options]
 
 commands:
   dissect FILE [--json]   decode every frame of a pcap or pcapng file with Morgana's codecs;
                           --json prints one line per frame: {"frame":N,"fields":{...}}
+  dns serve ZONEFILE [--port N] [--address A] [--origin NAME]
+                          serve a zone over UDP and TCP on the host until SIGINT/SIGTERM
+  dns query NAME [TYPE] [@SERVER[:PORT]] [--tcp] [--no-edns] [--timeout MS]
+                          ask one server and print the answer like dig
+  http serve DIR [--port N] [--address A] [--quiet]
+                          serve a directory over HTTP (like python3 -m http.server) until SIGINT/SIGTERM
   help                    this text`;
 
 export interface Io {
@@ -29,6 +37,10 @@ export async function main(args: string[], io: Io = stdio): Promise<number> {
   switch (cmd) {
     case "dissect":
       return dissectCommand(rest, io);
+    case "dns":
+      return dnsCommand(rest, io);
+    case "http":
+      return httpCommand(rest, io);
     case undefined:
     case "help":
     case "--help":
