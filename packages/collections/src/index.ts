@@ -130,3 +130,33 @@ export class MinHeap<T> {
     return all;
   }
 }
+
+/**
+ * Hands out zero-filled byte arrays carved from larger slabs, as Node's Buffer
+ * pool does: allocating one small ArrayBuffer per packet costs more than the
+ * packet's processing. Each byte of a slab is handed out once, so the arrays
+ * never overlap and each owner may keep, write and pass on its own. Requests
+ * above a quarter of the slab get a dedicated buffer. The cost: one retained
+ * array keeps its whole slab alive (at most `slabSize` bytes per array).
+ */
+export class SlabAllocator {
+  private slab: Uint8Array;
+  private used: number;
+
+  constructor(readonly slabSize = 32 * 1024) {
+    this.slab = new Uint8Array(0);
+    this.used = 0;
+  }
+
+  alloc(n: number): Uint8Array {
+    if (n > this.slabSize >>> 2) return new Uint8Array(n);
+    if (this.used + n > this.slab.length) {
+      this.slab = new Uint8Array(this.slabSize);
+      this.used = 0;
+    }
+    const out = this.slab.subarray(this.used, this.used + n);
+    // Keep the next array 8-byte aligned, so word-wise code (checksums) stays on its fast path.
+    this.used = (this.used + n + 7) & ~7;
+    return out;
+  }
+}

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MinHeap, RingQueue } from "../src/index.js";
+import { MinHeap, RingQueue, SlabAllocator } from "../src/index.js";
 
 describe("RingQueue", () => {
   it("behaves as a FIFO array under random push/shift sequences", () => {
@@ -54,5 +54,33 @@ describe("MinHeap", () => {
     heap.push(9);
     expect(heap.drain()).toEqual([9]);
     expect(heap.size).toBe(0);
+  });
+});
+
+describe("SlabAllocator", () => {
+  it("hands out zero-filled, non-overlapping, 8-byte-aligned arrays; large ones get their own buffer", () => {
+    const a = new SlabAllocator(1024);
+    const got: Uint8Array[] = [];
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 50 }), (sizes) => {
+        for (const n of sizes) {
+          const b = a.alloc(n);
+          expect(b.length).toBe(n);
+          expect(b.every((x) => x === 0)).toBe(true);
+          if (n <= 256) expect(b.byteOffset % 8).toBe(0);
+          b.fill(0xff); // the owner may write its bytes
+          got.push(b);
+        }
+      }),
+    );
+    for (let i = 0; i < got.length; i++) {
+      for (let j = i + 1; j < got.length; j++) {
+        const x = got[i]!;
+        const y = got[j]!;
+        const overlap = x.buffer === y.buffer && x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
+        expect(overlap && x.length > 0 && y.length > 0).toBe(false);
+      }
+    }
+    expect(a.alloc(300).buffer.byteLength).toBe(300); // above a quarter of the slab: a dedicated buffer
   });
 });

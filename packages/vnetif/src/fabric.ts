@@ -11,6 +11,10 @@ import { DropCounters, type Clock, type Fill, type FrameHandler, type LayerStats
 import { ETHERNET_HEADER_LENGTH } from "@morgana/interfaces";
 import { fitsMtu, maxFrameSize, validFillLength } from "./frame.js";
 import { RingQueue } from "./queue.js";
+import { SlabAllocator } from "@morgana/collections";
+
+/** Frames are carved from shared 32 KiB slabs (see SlabAllocator): one ArrayBuffer per frame costs more than the frame. */
+const frameAllocator = new SlabAllocator();
 import { checkFunction } from "./validate.js";
 
 /** A device of a {@link VirtualSwitch} or one end of a link. */
@@ -227,7 +231,7 @@ export class Port implements VirtualPort {
     if (this.isClosed) return this.drops.drop("closed");
     if (typeof size !== "number" || !Number.isInteger(size) || size < 0) return this.drops.drop("bad-size");
     if (size > maxFrameSize(this.mtu)) return this.drops.drop("oversize");
-    const buf = new Uint8Array(size);
+    const buf = frameAllocator.alloc(size);
     let n: unknown;
     try {
       n = fill(buf);

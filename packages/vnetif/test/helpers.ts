@@ -79,3 +79,8 @@ export function expectEinval(f: () => unknown): void {
   }
   expect(isMorganaError(err, "EINVAL"), String(err)).toBe(true);
 }
+
+/** True when two arrays share any byte of memory (frames may share a slab's ArrayBuffer, never bytes). */
+export function overlaps(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
