@@ -117,6 +117,11 @@ export interface TcpListenOptions {
    * `ECONNRESET` after a successful connect).
    */
   readonly backlog?: number;
+  /** Options applied to every accepted connection (see {@link TcpConnectOptions}). */
+  readonly noDelay?: boolean;
+  readonly keepAlive?: boolean | KeepAliveOptions;
+  readonly sendBufferSize?: number;
+  readonly receiveBufferSize?: number;
 }
 
 /**
@@ -143,6 +148,14 @@ export interface TcpConnectOptions {
   readonly timeoutMs?: number;
   readonly noDelay?: boolean;
   readonly keepAlive?: boolean | KeepAliveOptions;
+  /**
+   * Bytes of unacknowledged and unsent data the connection holds (write
+   * backpressure starts beyond), and bytes of received data it holds for the
+   * application (the advertised window). Implementations document their
+   * defaults and bounds; a host stack may ignore them (and says so).
+   */
+  readonly sendBufferSize?: number;
+  readonly receiveBufferSize?: number;
   /** Cancels the connection attempt only (rejecting with `ABORT_ERR`); it has no effect once connected. */
   readonly signal?: AbortSignal;
 }
