@@ -78,6 +78,7 @@ class SocketTcpListener implements TcpListener {
     private readonly servers: Server[],
     local: SocketAddress,
     private readonly backlog: number,
+    private readonly accepted: Pick<TcpListenOptions, "noDelay" | "keepAlive"> = {},
   ) {
     this.local = local;
     for (const s of servers) {
@@ -101,6 +102,9 @@ class SocketTcpListener implements TcpListener {
       return;
     }
     const flow = this.tcp.adopt(socket);
+    const { noDelay, keepAlive } = this.accepted;
+    if (noDelay !== undefined) flow.setNoDelay(noDelay);
+    if (keepAlive !== undefined && keepAlive !== false) flow.setKeepAlive(true, keepAlive === true ? undefined : keepAlive);
     this.tcp.counters.connectionsAccepted++;
     if (w !== undefined) w.resolve(flow);
     else this.queue.push(flow);
@@ -268,7 +272,7 @@ export class SocketTcp implements Tcp {
     }
     // The wildcard reads 0.0.0.0 however many host sockets implement it (as on the direct stack).
     const address = opts.address === undefined || opts.address === WILDCARD ? WILDCARD : targets[0]!;
-    listener = new SocketTcpListener(this, servers, { address, port: chosen, family: "IPv4" }, backlog);
+    listener = new SocketTcpListener(this, servers, { address, port: chosen, family: "IPv4" }, backlog, opts);
     this.listeners.add(listener);
     return listener;
   }
