@@ -90,7 +90,12 @@ describeLinux("TCP with a Linux kernel peer, 2 % loss and reordering on Morgana'
     "a Morgana client sends 10 MB to a Linux socat echo server and gets the same 10 MB back (SHA-256)",
     async () => {
       const { peer, stack, linux, pcap } = await setup(true, 1);
-      const echo = peer.spawn(["socat", "-b", "65536", "TCP4-LISTEN:7001,reuseaddr", "PIPE"]);
+      // socat's PIPE echo writes each block it read into a pipe that only it reads,
+      // with a blocking write: a block bigger than the pipe's free space deadlocks
+      // socat itself (seen under CPU load: socat stuck in anon_pipe_write with 2.6 MB
+      // unread in its socket). Blocks of at most PIPE_BUF (4096) always fit once
+      // select() reports the pipe writable.
+      const echo = peer.spawn(["socat", "-b", "4096", "TCP4-LISTEN:7001,reuseaddr", "PIPE"]);
       cleanup.push(() => echo.kill());
       await waitListening(peer, 7001);
       const flow = await stack.tcp.connect({ address: linux, port: 7001, timeoutMs: 10_000 });
