@@ -1,3 +1,4 @@
 import { morganaBuild } from "../../tsup.shared.ts";
 
-export default morganaBuild(["src/index.ts", "src/vitest.ts"]);
+// shims: remote-stack.ts finds the helper's source from import.meta.url, also in the CJS build.
+export default morganaBuild(["src/index.ts", "src/vitest.ts"], { shims: true });

@@ -30,4 +30,14 @@ export {
   type ExecResult,
   type ExitStatus,
   type PeerProcess,
+  type SpawnOptions,
 } from "./process.js";
+export {
+  createRemoteStack,
+  remoteHelperBundle,
+  RemoteTcpFlow,
+  DEFAULT_START_TIMEOUT_MS,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  type RemoteStack,
+  type RemoteStackOptions,
+} from "./remote-stack.js";

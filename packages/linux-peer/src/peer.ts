@@ -17,7 +17,7 @@ import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { MorganaError, formatIpv4, parseIpv4Prefix, prefixMask, type Ipv4Address } from "@morgana/interfaces";
-import { runCommand, startProcess, terminate, type ExecOptions, type ExecResult, type ExitStatus, type PeerProcess } from "./process.js";
+import { runCommand, startProcess, terminate, type ExecOptions, type ExecResult, type ExitStatus, type PeerProcess, type SpawnOptions } from "./process.js";
 import { linuxPeerSupport } from "./support.js";
 
 /** Default MTU of the TAP device inside the namespace. */
@@ -85,8 +85,12 @@ export interface LinuxPeer {
   hostAddress(n: number): string;
   /** Runs `ip netns exec <ns> cmd...` to completion. Never rejects for a non-zero exit (see `code`). */
   exec(cmd: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
-  /** Starts `ip netns exec <ns> cmd...` and returns at once; `close()` kills it if still running. */
-  spawn(cmd: readonly string[]): PeerProcess;
+  /**
+   * Starts `ip netns exec <ns> cmd...` and returns at once; `close()` kills it
+   * if still running. With `{ stdout: "pipe" }` its standard output is left
+   * to the caller (not captured).
+   */
+  spawn(cmd: readonly string[], opts?: SpawnOptions): PeerProcess;
   /** Kills every process of the peer (spawned ones, socat, anything else in the namespace) and deletes the namespace. Idempotent. */
   close(): Promise<void>;
 }
@@ -312,10 +316,10 @@ class Peer implements LinuxPeer {
     return runCommand(["ip", "netns", "exec", this.ns, ...cmd], opts, this.track);
   }
 
-  spawn(cmd: readonly string[]): PeerProcess {
+  spawn(cmd: readonly string[], opts: SpawnOptions = {}): PeerProcess {
     if (this.closed) throw new MorganaError("EBADF", `LinuxPeer ${this.ns} is closed`);
     if (cmd.length === 0) throw new MorganaError("EINVAL", "spawn: empty command");
-    return startProcess(["ip", "netns", "exec", this.ns, ...cmd], this.track);
+    return startProcess(["ip", "netns", "exec", this.ns, ...cmd], this.track, undefined, opts);
   }
 
   close(): Promise<void> {

@@ -116,6 +116,17 @@ export function runCommand(cmd: readonly string[], opts: ExecOptions = {}, track
   });
 }
 
+/** Options of {@link LinuxPeer.spawn}. */
+export interface SpawnOptions {
+  /**
+   * `"capture"` (default): standard output is captured as text (the first 16
+   * MiB, see `stdout()`) and can be waited for. `"pipe"`: it is left to the
+   * caller, who reads `child.stdout` (for a binary protocol); `stdout()` is
+   * then always empty and `waitForOutput` watches standard error only.
+   */
+  stdout?: "capture" | "pipe";
+}
+
 /** A long-running process started by {@link LinuxPeer.spawn}. */
 export interface PeerProcess {
   readonly pid: number;
@@ -123,7 +134,7 @@ export interface PeerProcess {
   readonly child: ChildProcess;
   /** Resolves when the process has exited and its output is closed. */
   readonly exited: Promise<ExitStatus>;
-  /** The captured standard output so far (the first 16 MiB, as UTF-8). */
+  /** The captured standard output so far (the first 16 MiB, as UTF-8); empty with `stdout: "pipe"`. */
   stdout(): string;
   /** The captured standard error so far. */
   stderr(): string;
@@ -137,14 +148,19 @@ export interface PeerProcess {
   kill(signal?: NodeJS.Signals): Promise<ExitStatus>;
 }
 
-export function startProcess(cmd: readonly string[], track?: (p: ChildProcess) => () => void, captureBytes = MAX_CAPTURE_BYTES): PeerProcess {
+export function startProcess(
+  cmd: readonly string[],
+  track?: (p: ChildProcess) => () => void,
+  captureBytes = MAX_CAPTURE_BYTES,
+  opts: SpawnOptions = {},
+): PeerProcess {
   const [file, ...args] = cmd;
   if (file === undefined) throw new TypeError("spawn: empty command");
   const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"] });
   const untrack = track?.(child);
   const out = new Capture(captureBytes);
   const err = new Capture(captureBytes);
-  child.stdout!.on("data", out.push);
+  if (opts.stdout !== "pipe") child.stdout!.on("data", out.push);
   child.stderr!.on("data", err.push);
   child.stdin!.on("error", () => {});
   let spawnError: Error | undefined;

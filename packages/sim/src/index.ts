@@ -3,7 +3,7 @@
  * generator for deterministic tests and simulations, and the real system
  * clock and cryptographic generator for production.
  */
-export { VirtualClock, type VirtualClockOptions, type RunLimits } from "./virtual-clock.js";
+export { VirtualClock, type VirtualClockOptions, type RunLimits, type AutoAdvance, type AutoAdvanceOptions } from "./virtual-clock.js";
 export { SeededRandom, SystemRandom, systemRandom } from "./random.js";
 export { SystemClock, systemClock, type SystemClockOptions } from "./system-clock.js";
 export { settle } from "./settle.js";

@@ -1,6 +1,6 @@
 import { deadlineOrder, MinHeap } from "@morgana/collections";
 import type { Clock, Timer } from "@morgana/interfaces";
-import { settle } from "./settle.js";
+import { scheduleMacrotask, settle, type Macrotask } from "./settle.js";
 
 interface Entry {
   at: number;
@@ -22,6 +22,27 @@ export interface RunLimits {
   maxTimers?: number;
 }
 
+export interface AutoAdvanceOptions {
+  /**
+   * Receives the exception a timer callback threw (the first of each group of
+   * equal deadlines; the other timers of the group still run). Default: it is
+   * rethrown from the macrotask, which makes it an uncaught exception (a test
+   * runner reports it), after the driver has scheduled its next turn.
+   */
+  onError?: (err: unknown) => void;
+}
+
+/** The handle {@link VirtualClock.autoAdvance} returns. */
+export interface AutoAdvance {
+  /** Stops the driver: time no longer moves by itself. Idempotent. */
+  stop(): void;
+}
+
+interface AutoDriver {
+  readonly onError: ((err: unknown) => void) | undefined;
+  task: Macrotask | undefined;
+}
+
 /**
  * A {@link Clock} whose time moves only when the test says so.
  *
@@ -37,6 +58,8 @@ export interface RunLimits {
  *   needs to make progress between timers.
  * - An exception from a callback does not stop the others; the first one is
  *   rethrown when the current `advance*`/`run*` call returns.
+ * - {@link VirtualClock.autoAdvance} makes time move by itself, for code that
+ *   cannot drive the clock (a test suite written against real time).
  */
 export class VirtualClock implements Clock {
   private t: number;
@@ -46,6 +69,7 @@ export class VirtualClock implements Clock {
   private seq = 0;
   private live = 0;
   private fired = 0;
+  private auto: AutoDriver | undefined;
 
   constructor(opts: VirtualClockOptions = {}) {
     this.t = opts.start ?? 0;
@@ -66,6 +90,7 @@ export class VirtualClock implements Clock {
     const e: Entry = { at: this.t + d, seq: this.seq++, callback };
     this.heap.push(e);
     this.live++;
+    if (this.auto !== undefined) this.wakeAuto();
     return {
       cancel: () => {
         if (e.callback !== undefined) {
@@ -168,6 +193,77 @@ export class VirtualClock implements Clock {
   async runUntil(done: () => boolean, limits: RunLimits = {}): Promise<void> {
     const ok = await this.runLoop(done, Infinity, limits);
     if (!ok) throw new Error(`VirtualClock.runUntil: condition not met and no timer pending (now=${this.t})`);
+  }
+
+  /**
+   * Makes virtual time move by itself until `stop()` is called: on every
+   * macrotask turn of the host's event loop (`setImmediate` in Node, a
+   * `MessageChannel` message in browsers, as {@link settle}), the driver sets
+   * `now()` to the earliest pending deadline and fires every timer due then
+   * (one group of equal deadlines per turn). Since a macrotask runs only once
+   * the microtask queue is empty, promise chains settle between two groups:
+   * virtual time jumps ahead whenever the process has nothing else to do,
+   * and ordinary async code (a test suite that awaits events, a protocol
+   * waiting for a retransmission timer) runs on the virtual clock unchanged.
+   *
+   * - Time never moves past the earliest pending deadline, and never while no
+   *   timer is pending: the driver then keeps no macrotask scheduled (it does
+   *   not spin, and does not keep a Node process alive) and wakes up when the
+   *   next timer is set.
+   * - Explicit `advance*`/`run*` calls may be mixed with it.
+   * - Timers set with equal deadlines still fire in the order they were set.
+   * - Real I/O (sockets, files) is not waited for: virtual time may run ahead
+   *   of a reply that travels through the host, so use it with in-memory
+   *   networks (vnetif) only.
+   *
+   * Throws when a driver is already running on this clock.
+   */
+  autoAdvance(opts: AutoAdvanceOptions = {}): AutoAdvance {
+    if (this.auto !== undefined) throw new Error("VirtualClock.autoAdvance: already advancing automatically (stop() the running driver first)");
+    const driver: AutoDriver = { onError: opts.onError, task: undefined };
+    this.auto = driver;
+    this.wakeAuto();
+    return {
+      stop: () => {
+        if (this.auto !== driver) return;
+        driver.task?.cancel();
+        driver.task = undefined;
+        this.auto = undefined;
+      },
+    };
+  }
+
+  /** True while an {@link autoAdvance} driver is running. */
+  get autoAdvancing(): boolean {
+    return this.auto !== undefined;
+  }
+
+  /** Schedules the driver's next turn when a timer is pending and none is scheduled. */
+  private wakeAuto(): void {
+    const d = this.auto;
+    if (d === undefined || d.task !== undefined || this.live === 0) return;
+    d.task = scheduleMacrotask(() => this.autoTurn(d));
+  }
+
+  private autoTurn(d: AutoDriver): void {
+    d.task = undefined;
+    if (this.auto !== d) return;
+    let failed = false;
+    let error: unknown;
+    const at = this.nextDeadline();
+    if (at !== undefined) {
+      try {
+        this.fireDue(at);
+      } catch (e) {
+        failed = true;
+        error = e;
+      }
+    }
+    this.wakeAuto();
+    if (failed) {
+      if (d.onError !== undefined) d.onError(error);
+      else throw error;
+    }
   }
 
   private async runLoop(done: () => boolean, target: number, limits: RunLimits): Promise<boolean> {

@@ -299,7 +299,8 @@ export class Connection implements TcpFlow {
   private shutdownWaiters: Waiter<void>[] | undefined = undefined;
   private shutdownCalled = false;
   private closeCalled = false;
-  error: MorganaError | undefined = undefined;
+  /** The failure every pending and later operation rejects with (a MorganaError, or the Error given to abort()). */
+  error: Error | undefined = undefined;
   private softError: ErrorCode | undefined = undefined;
   private kaEnabled = false;
   private kaIdle: number;
@@ -381,7 +382,7 @@ export class Connection implements TcpFlow {
     }
   }
 
-  private writeError(): MorganaError | undefined {
+  private writeError(): Error | undefined {
     if (this.error !== undefined) return this.error;
     if (this.shutdownCalled || this.closeCalled) return this.fail0("EPIPE", "write", "write after end");
     return undefined;
@@ -450,11 +451,11 @@ export class Connection implements TcpFlow {
   }
 
   abort(e?: Error): void {
-    if (this.freed) {
+    // Nothing to do once the connection is gone, or after a completed close() (TIME-WAIT): the Flow contract.
+    if (this.freed || (this.closeCalled && this.state === TIME_WAIT)) {
       return;
     }
-    const error =
-      e instanceof MorganaError ? e : e !== undefined ? new MorganaError("ECONNABORTED", e.message, { cause: e }) : this.fail0("ECONNABORTED", "abort", "connection aborted");
+    const error = e instanceof Error ? e : this.fail0("ECONNABORTED", "abort", "connection aborted");
     this.rq.clear();
     this.reasm?.clear();
     this.aborted = true;

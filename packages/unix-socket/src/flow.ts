@@ -257,6 +257,8 @@ export class SocketTcpFlow implements TcpFlow {
   }
 
   abort(err?: Error): void {
+    // The Flow contract: nothing happens after a completed close().
+    if (this.closePromise !== undefined && this.isClosed) return;
     const e =
       err instanceof Error
         ? err

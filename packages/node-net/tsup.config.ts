@@ -1,0 +1,3 @@
+import { morganaBuild } from "../../tsup.shared.ts";
+
+export default morganaBuild();
