@@ -106,7 +106,11 @@ export interface TcpFlow extends Flow {
 }
 
 export interface TcpListenOptions {
-  /** 0 picks an ephemeral port; see `local.port`. */
+  /**
+   * 0 picks an ephemeral port; see `local.port`. Ephemeral ports come from the
+   * implementation's documented dynamic range (the direct stack: 49152-65535,
+   * RFC 6335; the socket stack: the host kernel's, on Linux 32768-60999).
+   */
   readonly port: number;
   /** The local address to accept on; default every address of the stack. */
   readonly address?: string;
@@ -142,7 +146,7 @@ export interface TcpConnectOptions {
   readonly address: string;
   readonly port: number;
   readonly localAddress?: string;
-  /** Default: a random ephemeral port. */
+  /** Default: a random port of the implementation's ephemeral range (see {@link TcpListenOptions.port}). */
   readonly localPort?: number;
   /** Give up with `ETIMEDOUT` after this long; the implementation documents its default. */
   readonly timeoutMs?: number;
@@ -185,7 +189,7 @@ export interface UdpDestination {
 }
 
 export interface UdpBindOptions {
-  /** Default 0: a random ephemeral port. */
+  /** Default 0: a random port of the implementation's ephemeral range (see {@link TcpListenOptions.port}). */
   readonly port?: number;
   readonly address?: string;
   /** Datagrams held for `recv()`; more are dropped and counted. The implementation documents its default. */
@@ -236,7 +240,8 @@ export interface Stack {
   /**
    * Closes every listener and socket and aborts every open connection (RST to
    * the peer; pending operations reject with `ECONNABORTED`, pending connects
-   * too), cancels every timer, releases the device. Idempotent.
+   * too), cancels every timer, releases the device. Idempotent. Afterwards
+   * `listen`, `connect` and `bind` reject with `ERR_SOCKET_CLOSED`.
    */
   close(): Promise<void>;
 }
