@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     projects: [
       "packages/*",
+      "examples/*",
       // The code shown in docs/*.md (docs/examples), run and checked against the text.
       "docs",
       // Checks of the repository's own tooling (scripts/).

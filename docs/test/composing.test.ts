@@ -5,15 +5,14 @@
  * over dgram-netif. This is also issue 5's "same application module on both
  * stacks" test.
  */
-import { createSocket } from "node:dgram";
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { PcapWriter, readCapture } from "@morgana/pcap";
 // @ts-expect-error -- a plain .mjs script without types
 import { importsOf } from "../../scripts/lint-deps.mjs";
 import { runNotes } from "../examples/run-notes.js";
 import { devicePair, directPair, socketPair } from "../examples/stacks.js";
+import { freeTcpPort, freeUdpPorts } from "./ports.js";
 
 const docsDir = new URL("../", import.meta.url);
 const doc = readFileSync(new URL("composing-a-stack.md", docsDir), "utf8");
@@ -21,35 +20,16 @@ const doc = readFileSync(new URL("composing-a-stack.md", docsDir), "utf8");
 /** The transcript the notes protocol defines for run-notes.ts (docs/examples/notes-app.ts's header). */
 const TRANSCRIPT = ["OK", "NOTE hello from any stack", "MISSING", "ERROR unknown command", "BYE", "OK", "KEYS motd todo", "BYE", "pong"];
 
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function freeUdpPorts(n: number): Promise<number[]> {
-  const sockets = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createSocket>>((resolve) => {
-      const s = createSocket("udp4");
-      s.bind(0, "127.0.0.1", () => resolve(s));
-    })),
-  );
-  const ports = sockets.map((s) => s.address().port);
-  await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
-
 describe("docs/composing-a-stack.md", () => {
-  it("shows every file of docs/examples exactly as it is", () => {
-    const blocks = [...doc.matchAll(/```ts\n(\/\/ file: (\S+)\n[\s\S]*?)```/g)].map((m) => ({ path: m[2]!, text: m[1]! }));
+  it("shows every file of docs/examples exactly as it is (here or in another docs page)", () => {
+    const pages = readdirSync(docsDir).filter((f) => f.endsWith(".md"));
+    const blocks = pages.flatMap((page) =>
+      [...readFileSync(new URL(page, docsDir), "utf8").matchAll(/```ts\n(\/\/ file: (\S+)\n[\s\S]*?)```/g)].map((m) => ({ page, path: m[2]!, text: m[1]! })),
+    );
     const files = readdirSync(new URL("examples/", docsDir)).filter((f) => f.endsWith(".ts"));
     expect(blocks.map((b) => b.path).sort()).toEqual(files.map((f) => `docs/examples/${f}`).sort());
-    for (const b of blocks) expect(b.text, b.path).toBe(readFileSync(new URL(`../../${b.path}`, import.meta.url), "utf8"));
+    for (const b of blocks) expect(b.text, `${b.page}: ${b.path}`).toBe(readFileSync(new URL(`../../${b.path}`, import.meta.url), "utf8"));
+    expect(blocks.filter((b) => b.page === "composing-a-stack.md").length).toBe(3);
   });
 
   it("the application imports nothing but @morgana/interfaces", () => {

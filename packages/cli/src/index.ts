@@ -6,3 +6,18 @@
 export { Dissector, LINKTYPE_ETHERNET, type DissectedFrame, type DissectorOptions } from "./dissect.js";
 export { FieldList, type FieldValue } from "./fields.js";
 export { main, type Io } from "./main.js";
+export {
+  buildApp,
+  bundleCommand,
+  isApp,
+  packageOf,
+  resolveApp,
+  runCommand,
+  TARGETS,
+  DEFAULT_TARGET,
+  type BuildOptions,
+  type BuildResult,
+  type Metafile,
+  type ResolvedApp,
+  type RunCommandOptions,
+} from "./run.js";

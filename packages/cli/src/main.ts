@@ -8,10 +8,21 @@ import { readCapture } from "@morgana/pcap";
 import { Dissector } from "./dissect.js";
 import { dnsCommand } from "./dns.js";
 import { httpCommand } from "./http.js";
+import { bundleCommand, runCommand } from "./run.js";
 
 const USAGE = `usage: morgana <command> [options]
 
 commands:
+  run APP [--target socket|direct|tap] [target options]
+                          build the application APP (a directory with a package.json, or a
+                          module file, whose default export is an App) for a target and run it:
+                          socket (host sockets; --port N, --dns-port N, --address A),
+                          direct (Morgana's stack on an in-memory network, fetches every page;
+                          --pcap FILE), tap (Morgana's stack on a Linux TAP; root, socat).
+                          Default: direct; the last --target wins
+  bundle APP [--target T] --out FILE [--minify] [--metafile JSON]
+                          write APP built for T as one self-contained ES module, run with
+                          \`node FILE [target options]\`; prints its size and contents
   dissect FILE [--json]   decode every frame of a pcap or pcapng file with Morgana's codecs;
                           --json prints one line per frame: {"frame":N,"fields":{...}}
   dns serve ZONEFILE [--port N] [--address A] [--origin NAME]
@@ -41,6 +52,10 @@ export async function main(args: string[], io: Io = stdio): Promise<number> {
       return dnsCommand(rest, io);
     case "http":
       return httpCommand(rest, io);
+    case "run":
+      return runCommand(rest, io);
+    case "bundle":
+      return bundleCommand(rest, io);
     case undefined:
     case "help":
     case "--help":

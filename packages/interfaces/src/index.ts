@@ -20,3 +20,4 @@ export * from "./ipv4.js";
 export * from "./flow.js";
 export * from "./resolver.js";
 export * from "./block.js";
+export * from "./app.js";

@@ -1,8 +1,8 @@
 /**
- * @morgana/linux-peer (private) — gives tests a real Linux kernel as a network
- * peer: a network namespace per peer, a TAP device inside it, and socat in the
- * root namespace bridging the TAP to UDP on loopback, where a
- * `@morgana/dgram-netif` meets it. Loopback and its own namespaces only.
+ * @morgana/linux-peer — gives tests (and @morgana/targets' tap target) a real
+ * Linux kernel as a network peer: a network namespace per peer, a TAP device
+ * inside it, and socat in the root namespace bridging the TAP to UDP on
+ * loopback, where a `@morgana/dgram-netif` meets it. Loopback and its own namespaces only.
  * Node.js, Linux, root. Vitest helpers (skip or fail when unsupported) are in
  * `@morgana/linux-peer/vitest`.
  */

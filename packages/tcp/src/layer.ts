@@ -651,6 +651,9 @@ export class TcpLayer implements Tcp, Ipv4ProtocolHandler, ConnectionHost, Liste
     for (const ls of [...this.listeners.values()]) for (const l of [...ls]) await l.close();
     for (const c of this.connections()) {
       c.abort(new MorganaError("ECONNABORTED", "the TCP layer was closed", { syscall: "close" }));
+      // abort() leaves a connection whose close() completed (TIME-WAIT) alone, as the Flow
+      // contract says; the layer going away ends it too, with its timer.
+      if (!c.finished) c.terminate();
     }
     this.closed = true;
     try {

@@ -142,6 +142,18 @@ describe("TIME-WAIT", () => {
     expect(h.clock.pendingTimers).toBe(0);
   });
 
+  it("closing the layer ends TIME-WAIT connections and their timers (abort() alone leaves them, per the Flow contract)", async () => {
+    const h = new Harness();
+    const o = await toTimeWait(h);
+    o.flow.abort(); // a no-op after a completed close()
+    expect(o.flow.info().state).toBe("TIME-WAIT");
+    expect(h.clock.pendingTimers).toBe(1);
+    await h.tcp.close();
+    expect(h.tcp.connectionCount).toBe(0);
+    expect(h.clock.pendingTimers).toBe(0);
+    expect(h.out()).toEqual([]); // nothing is sent for a connection that is already over
+  });
+
   it("is bounded: beyond maxTimeWait connections a closing connection skips TIME-WAIT", async () => {
     const h = new Harness({ maxTimeWait: 1 });
     await toTimeWait(h);

@@ -1,0 +1,3 @@
+import { morganaProject } from "../../vitest.shared.ts";
+
+export default morganaProject("targets");
