@@ -1,3 +1,3 @@
 import { morganaBuild } from "../../tsup.shared.ts";
 
-export default morganaBuild();
+export default morganaBuild(["src/index.ts", "src/node.ts"]);

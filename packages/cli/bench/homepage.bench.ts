@@ -26,22 +26,23 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import { createRequire } from "node:module";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { figure, median } from "@morgana/benchkit";
+import { autocannon as cannon, type CannonResult } from "@morgana/benchkit/node";
+import { linuxPeerSupport } from "@morgana/linux-peer";
 import { createFetch } from "@morgana/http";
 import type { AppTarget } from "@morgana/interfaces";
 import { SeededRandom, systemClock } from "@morgana/sim";
 import { createStack } from "@morgana/stack";
 import { runDirect, type PageReport } from "@morgana/targets/direct";
 import { startSocket } from "@morgana/targets/socket";
+import { startTap } from "@morgana/targets/tap";
 import { VirtualSwitch } from "@morgana/vnetif";
 import app from "../../../examples/homepage/src/app.js";
 import { buildApp, resolveApp, type BuildResult } from "../src/run.js";
 
-const require = createRequire(import.meta.url);
 // The runner bundles this file elsewhere and runs it from the repository's root.
 const HOMEPAGE = path.resolve("examples/homepage");
 const tmp = mkdtempSync(path.join(tmpdir(), "morgana-homepage-bench-"));
@@ -159,28 +160,9 @@ for (const target of ["socket", "direct", "tap"] as const) {
   });
 }
 
-interface Cannon {
-  rps: number;
-  errors: number;
-  non2xx: number;
-}
-
-/** autocannon in a child process against `url`. */
-function autocannon(url: string): Promise<Cannon> {
-  const bin = require.resolve("autocannon/autocannon.js");
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [bin, "-c", String(CONNECTIONS), "-d", String(SECONDS), "-j", url], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    c.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    c.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    c.on("error", reject);
-    c.on("exit", (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err}`));
-      const j = JSON.parse(out) as { requests: { total: number }; duration: number; errors: number; non2xx: number };
-      resolve({ rps: j.requests.total / j.duration, errors: j.errors, non2xx: j.non2xx });
-    });
-  });
+/** autocannon with this file's settings. */
+function autocannon(url: string, prefix?: readonly string[]): Promise<CannonResult> {
+  return cannon(url, { connections: CONNECTIONS, seconds: SECONDS, ...(prefix === undefined ? {} : { prefix }) });
 }
 
 async function freePort(): Promise<number> {
@@ -212,8 +194,8 @@ figure("cli", "homepage-socket-rps", async () => {
   const nodeUrl = `http://127.0.0.1:${node.port}/`;
   await autocannon(oursUrl);
   await autocannon(nodeUrl);
-  const o: Cannon[] = [];
-  const n: Cannon[] = [];
+  const o: CannonResult[] = [];
+  const n: CannonResult[] = [];
   for (let i = 0; i < 2; i++) {
     o.push(await autocannon(oursUrl));
     n.push(await autocannon(nodeUrl));
@@ -222,7 +204,7 @@ figure("cli", "homepage-socket-rps", async () => {
   node.server.closeAllConnections();
   await new Promise<void>((r) => node.server.close(() => r()));
   for (const r of [...o, ...n]) if (r.errors > 0 || r.non2xx > 0) throw new Error(`autocannon saw errors: ${JSON.stringify(r)}`);
-  const best = (xs: Cannon[]) => Math.max(...xs.map((x) => x.rps));
+  const best = (xs: CannonResult[]) => Math.max(...xs.map((x) => x.rps));
   return {
     unit: "req/s",
     ours: best(o),
@@ -293,4 +275,47 @@ figure("cli", "homepage-direct-rps", async () => {
     referenceValue: refRate,
     note: `GET / (${page.bytes} bytes): the homepage on a direct stack, our fetch on a second direct stack, in-memory switch, one process, ${CONNECTIONS} request loops (${opened} connections opened), 2 s after 0.5 s warm-up; reference: the kernel's loopback, where most of the cost is Node's fetch (undici) itself: http.server-direct-stack compares against node:http's own keep-alive agent instead`,
   };
+});
+
+/**
+ * 5. `homepage-tap-rps`: GET / on the tap target (the homepage on the direct
+ *    stack over dgram-netif ⇄ socat ⇄ a TAP in a network namespace), loaded
+ *    by the same autocannon run inside the namespace; reference: node:http
+ *    serving the same body from inside the namespace, on Linux's own stack,
+ *    loaded the same way. Needs root, ip and socat (skipped with a message
+ *    otherwise).
+ */
+figure("cli", "homepage-tap-rps", async () => {
+  const support = linuxPeerSupport();
+  if (!support.ok) throw new Error(`the tap figure needs root, ip and socat: ${support.reason}`);
+  const page = await indexPage();
+  const tap = await startTap(app);
+  try {
+    const ns = ["ip", "netns", "exec", tap.peer.ns];
+    const body = Buffer.from(page.body).toString("base64");
+    const script = `const b=Buffer.from(${JSON.stringify(body)},"base64");require("node:http").createServer((q,s)=>{s.writeHead(200,{"content-type":${JSON.stringify(page.contentType)},"content-length":b.length});s.end(b)}).listen(8080,"${tap.peer.address}",()=>console.log("ready"))`;
+    const ref = tap.peer.spawn([process.execPath, "-e", script]);
+    await ref.waitForOutput("ready");
+    const oursUrl = `http://${tap.address}/`;
+    const refUrl = `http://${tap.peer.address}:8080/`;
+    await autocannon(oursUrl, ns);
+    await autocannon(refUrl, ns);
+    const o: CannonResult[] = [];
+    const n: CannonResult[] = [];
+    for (let i = 0; i < 2; i++) {
+      o.push(await autocannon(oursUrl, ns));
+      n.push(await autocannon(refUrl, ns));
+    }
+    for (const r of [...o, ...n]) if (r.errors > 0 || r.non2xx > 0) throw new Error(`autocannon saw errors: ${JSON.stringify(r)}`);
+    const best = (xs: CannonResult[]) => Math.max(...xs.map((x) => x.rps));
+    return {
+      unit: "req/s",
+      ours: best(o),
+      reference: "node:http on Linux's own stack inside the same namespace, same body and Content-Type",
+      referenceValue: best(n),
+      note: `GET / (${page.bytes} bytes) on the tap target: autocannon 8.0.0 inside the namespace, ${CONNECTIONS} keep-alive connections, ${SECONDS} s per run, interleaved, best of two (ours ${o.map((x) => Math.round(x.rps)).join("/")}, reference ${n.map((x) => Math.round(x.rps)).join("/")}); every frame of ours crosses the TAP, socat and a UDP socket on loopback`,
+    };
+  } finally {
+    await tap.close();
+  }
 });
