@@ -12,44 +12,23 @@
  *    reference: node:http loaded by node:http's keep-alive agent
  *    (10 sockets) over the kernel's loopback, in one process.
  */
-import { spawn } from "node:child_process";
 import http from "node:http";
-import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { figure } from "@morgana/benchkit";
+import { autocannon as cannon, type CannonResult } from "@morgana/benchkit/node";
 import { SeededRandom, systemClock } from "@morgana/sim";
 import { createStack } from "@morgana/stack";
 import { createSocketStack } from "@morgana/unix-socket";
 import { createLink } from "@morgana/vnetif";
 import { createFetch, createHttpServer } from "../src/index.js";
 
-const require = createRequire(import.meta.url);
 const BODY = "hello world\n";
 const CONNECTIONS = 10;
 const SECONDS = 3;
 
-interface Cannon {
-  rps: number;
-  errors: number;
-  non2xx: number;
-}
-
-/** autocannon in a child process against `url`; requests per second over the run. */
-function autocannon(url: string): Promise<Cannon> {
-  const bin = require.resolve("autocannon/autocannon.js");
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [bin, "-c", String(CONNECTIONS), "-d", String(SECONDS), "-j", url], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    c.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    c.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    c.on("error", reject);
-    c.on("exit", (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err}`));
-      const j = JSON.parse(out) as { requests: { total: number }; duration: number; errors: number; non2xx: number };
-      resolve({ rps: j.requests.total / j.duration, errors: j.errors, non2xx: j.non2xx });
-    });
-  });
+/** autocannon with this file's settings. */
+function autocannon(url: string): Promise<CannonResult> {
+  return cannon(url, { connections: CONNECTIONS, seconds: SECONDS });
 }
 
 figure("http", "server-keepalive-unix-socket", async () => {
@@ -64,8 +43,8 @@ figure("http", "server-keepalive-unix-socket", async () => {
   // Warm up both (JIT), then interleave.
   await autocannon(oursUrl);
   await autocannon(nodeUrl);
-  const o: Cannon[] = [];
-  const n: Cannon[] = [];
+  const o: CannonResult[] = [];
+  const n: CannonResult[] = [];
   for (let i = 0; i < 2; i++) {
     o.push(await autocannon(oursUrl));
     n.push(await autocannon(nodeUrl));
@@ -74,7 +53,7 @@ figure("http", "server-keepalive-unix-socket", async () => {
   await ours.close();
   await stack.close();
   await new Promise<void>((r) => node.close(() => r()));
-  const best = (xs: Cannon[]) => Math.max(...xs.map((x) => x.rps));
+  const best = (xs: CannonResult[]) => Math.max(...xs.map((x) => x.rps));
   return {
     unit: "req/s",
     ours: best(o),

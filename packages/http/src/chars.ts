@@ -62,6 +62,16 @@ export const HEX = (() => {
 
 const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const SCRATCH: number[] = [];
+type Latin1Slice = (this: Uint8Array, s: number, e: number) => string;
+/**
+ * Node's native latin1 decoder, which takes any Uint8Array (a flow hands out
+ * plain views, not Buffers). Looked up on the global, not imported, so this
+ * module still runs in browsers (where it is undefined).
+ */
+const NODE_LATIN1: Latin1Slice | undefined = (() => {
+  const f = (globalThis as { Buffer?: { prototype?: { latin1Slice?: unknown } } }).Buffer?.prototype?.latin1Slice;
+  return typeof f === "function" ? (f as Latin1Slice) : undefined;
+})();
 
 /**
  * Bytes to a string, one character per byte (ISO-8859-1), as Node's `latin1`
@@ -76,7 +86,7 @@ export function latin1(b: Uint8Array, start: number, end: number, ascii = false)
   // Node's Buffer (what node:net hands out) has a native latin1 decoder: the
   // fastest path, and exact for every byte. Detected, not imported, so this
   // module still runs in browsers.
-  const slice = (b as { latin1Slice?: (s: number, e: number) => string }).latin1Slice;
+  const slice = (b as { latin1Slice?: Latin1Slice }).latin1Slice ?? NODE_LATIN1;
   if (slice !== undefined && n > 12) return slice.call(b, start, end);
   if (n <= 12) {
     // Short strings: cheaper than crossing into native code.

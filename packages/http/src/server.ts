@@ -16,7 +16,9 @@ import { Deadline } from "./deadline.js";
 import { HttpParseError } from "./errors.js";
 import type { HttpMessageHead } from "./head.js";
 import { HttpParser, type CallbackResult, type HttpParserOptions } from "./parser.js";
-import { asBytes, CRLF, DateLine, encodeLatin1, isValidHost, knownBody, LAST_CHUNK, NOT_YET, settledSoon, STATUS_TEXT, statusLine, writeLatin1, writeUtf8 } from "./wire.js";
+import { createServerRequest } from "./request.js";
+import { simpleHref, simpleOrigin } from "./url.js";
+import { asBytes, CRLF, DateLine, encodeLatin1, isValidHost, knownBody, LAST_CHUNK, responseFields, NOT_YET, settledSoon, STATUS_TEXT, statusLine, allocOut, encodeOut, writeHeadBytes, writeLatin1, writeUtf8 } from "./wire.js";
 
 /** What a handler gets besides the Request. */
 export interface HttpRequestInfo {
@@ -123,7 +125,6 @@ interface Exchange {
   readonly head: HttpMessageHead | null;
   readonly isHead: boolean;
   outcome: Outcome | null;
-  wake: (() => void) | null;
   body: BodyPipe | null;
   bodyDone: boolean;
   discard: boolean;
@@ -141,6 +142,18 @@ const CONTINUE = encodeLatin1("HTTP/1.1 100 Continue\r\n\r\n");
 const LINGER_BYTES = 65536;
 const SMALL_WRITE = 16384;
 const noop = (): void => {};
+const RESOLVED = Promise.resolve();
+
+/** Methods a platform Request refuses (Fetch "forbidden method"). */
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+/** Methods a platform Request upper-cases (Fetch "normalize a method"). */
+const NORMALISED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+
+function normaliseMethod(m: string): string {
+  if (NORMALISED_METHODS.has(m)) return m;
+  const u = m.toUpperCase();
+  return NORMALISED_METHODS.has(u) ? u : m;
+}
 
 function isErrorSpec(o: Outcome): o is ErrorSpec {
   return !(o instanceof Response) && typeof (o as ErrorSpec).close === "boolean" && !("headers" in o);
@@ -185,6 +198,8 @@ class Server implements HttpServer {
   readonly parserOptions: HttpParserOptions;
   readonly dateLine: DateLine | null;
   readonly serverLine: string;
+  /** Header fields must be checked against `Headers` before the handler runs (lenient header parsing). */
+  readonly checkHeaders: boolean;
 
   readonly conns = new Set<Connection>();
   private readonly listeners = new Set<TcpListener>();
@@ -223,6 +238,7 @@ class Server implements HttpServer {
     if (o.maxTargetLength !== undefined) p.maxTargetLength = o.maxTargetLength;
     if (o.maxBodySize !== undefined) p.maxBodySize = o.maxBodySize;
     this.parserOptions = p;
+    this.checkHeaders = p.lenient === "all" || p.lenient?.headers === true || p.lenient?.headerValueRelaxed === true;
     new HttpParser("request", {}, p); // validates the options now
     this.dateLine = o.date === false ? null : new DateLine(o.clock);
     if (o.serverName !== undefined && /[\0-\x1f\x7f]/.test(o.serverName)) throw new MorganaError("EINVAL", "createHttpServer: serverName has control characters");
@@ -343,6 +359,16 @@ class Connection {
   private discardedAfterStop = 0;
   private lingerTimer: { cancel(): void } | null = null;
   private wakeFn: (() => void) | null = null;
+  /** The last Host value in the simple form and its origin (`http://host[:port]`), for {@link simpleHref}. */
+  private lastHost = "";
+  private lastOrigin: string | null = null;
+  /** Writes handed to the flow and not yet accepted, and their bytes (reset when none is pending). */
+  private writesPending = 0;
+  private pendingBytes = 0;
+  /** The writer waits for pending writes (backpressure, or an upgrade hand-over). */
+  private waitingWrites = false;
+  /** endConnection() waits for pending writes. */
+  private endWhenWritten = false;
 
   constructor(
     private readonly server: Server,
@@ -398,7 +424,6 @@ class Connection {
       head,
       isHead: head.method === "HEAD",
       outcome: null,
-      wake: null,
       body: null,
       bodyDone: false,
       discard: false,
@@ -437,8 +462,14 @@ class Connection {
 
     // The URL: Host (validated), else our address.
     let host = head.get("host");
+    let origin: string | null = null;
     if (host === undefined || host === "") host = this.local !== undefined ? `${this.local.address}:${this.local.port}` : "localhost";
+    if (host === this.lastHost) origin = this.lastOrigin;
     else if (!isValidHost(host)) return this.refuse(ex, 400);
+    else if ((origin = simpleOrigin(host)) !== null) {
+      this.lastHost = host;
+      this.lastOrigin = origin;
+    }
     const t = head.target;
     let url: string;
     if (t.charCodeAt(0) === 0x2f) url = "http://" + host + t;
@@ -446,8 +477,31 @@ class Connection {
     else if (/^https?:\/\//i.test(t)) url = t;
     else return this.refuse(ex, 400);
 
-    const method = head.method;
-    const init: RequestInit & { duplex?: "half" } = { method };
+    const method = normaliseMethod(head.method);
+    if (!NORMALISED_METHODS.has(method) && FORBIDDEN_METHODS.has(method.toUpperCase())) return this.refuse(ex, method === "TRACE" || method === "TRACK" ? 501 : 400);
+    // What `new URL(url).href` gives, without the URL parser in the common case.
+    let href = origin === null ? null : t === "*" ? origin + "/" : simpleHref(origin, t);
+    if (href === null) {
+      try {
+        const u = new URL(url);
+        // A platform Request refuses credentials in its URL.
+        if (u.username !== "" || u.password !== "") return this.refuse(ex, 400);
+        href = u.href;
+      } catch {
+        return this.refuse(ex, 400);
+      }
+    }
+    if (server.checkHeaders) {
+      // Lenient parsing may let through fields that Headers refuses.
+      try {
+        const h = new Headers();
+        const raw = head.rawHeaders;
+        for (let i = 0; i < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!);
+      } catch {
+        return this.refuse(ex, 400);
+      }
+    }
+    let body: ReadableStream<Uint8Array> | null = null;
     if (hasBody) {
       if (method === "GET" || method === "HEAD") {
         ex.discard = true; // a platform Request cannot carry a GET/HEAD body: it is read and dropped
@@ -459,42 +513,40 @@ class Connection {
           ex.discard = true;
           this.kick();
         };
-        init.body = pipe.stream;
-        init.duplex = "half";
+        body = pipe.stream;
       }
     }
     let request: Request;
     try {
-      request = init.body === undefined && method === "GET" ? new Request(url) : new Request(url, init);
-      // Appending to the new Request's headers costs less than a HeadersInit (one conversion fewer).
-      const h = request.headers;
-      const raw = head.rawHeaders;
-      for (let i = 0; i < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!);
+      request = createServerRequest({ method, url: href, rawHeaders: head.rawHeaders, body });
     } catch {
       ex.body = null;
-      return this.refuse(ex, method === "TRACE" || method === "TRACK" ? 501 : 400);
+      return this.refuse(ex, 400);
     }
     const info: HttpRequestInfo = { head, remote: this.remote, local: this.local, index };
-    const handler = server.handler;
-    queueMicrotask(() => {
-      let r: Response | Promise<Response>;
-      try {
-        r = handler(request, info);
-      } catch (e) {
-        this.handlerFailed(ex, e);
-        return;
-      }
-      if (r !== null && typeof r === "object" && typeof (r as Promise<Response>).then === "function") {
-        (r as Promise<Response>).then(
-          (v) => this.settle(ex, v),
-          (e) => this.handlerFailed(ex, e),
-        );
-      } else {
-        this.settle(ex, r as Response);
-      }
-    });
+    // The handler runs in a microtask, outside the parser's callback (a resolved
+    // promise's reaction costs less than queueMicrotask, which Node wraps in an AsyncResource).
+    RESOLVED.then(() => this.runHandler(ex, request, info));
     this.maybeWrite();
     return undefined;
+  }
+
+  private runHandler(ex: Exchange, request: Request, info: HttpRequestInfo): void {
+    let r: Response | Promise<Response>;
+    try {
+      r = this.server.handler(request, info);
+    } catch (e) {
+      this.handlerFailed(ex, e);
+      return;
+    }
+    if (r !== null && typeof r === "object" && typeof (r as Promise<Response>).then === "function") {
+      (r as Promise<Response>).then(
+        (v) => this.settle(ex, v),
+        (e) => this.handlerFailed(ex, e),
+      );
+    } else {
+      this.settle(ex, r as Response);
+    }
   }
 
   private onBody(data: Uint8Array): CallbackResult {
@@ -694,7 +746,6 @@ class Connection {
       head: null,
       isHead: false,
       outcome: { status, close: true },
-      wake: null,
       body: null,
       bodyDone: true,
       discard: true,
@@ -755,11 +806,7 @@ class Connection {
       return;
     }
     ex.outcome = v;
-    const w = ex.wake;
-    if (w !== null) {
-      ex.wake = null;
-      w();
-    }
+    if (this.queue[0] === ex) this.maybeWrite();
   }
 
   private handlerFailed(ex: Exchange, err: unknown): void {
@@ -769,13 +816,9 @@ class Connection {
     } catch {
       /* ignore */
     }
-    if (ex.outcome === null) {
+    if (ex.outcome === null && !this.done) {
       ex.outcome = { status: 500, close: false };
-      const w = ex.wake;
-      if (w !== null) {
-        ex.wake = null;
-        w();
-      }
+      if (this.queue[0] === ex) this.maybeWrite();
     }
   }
 
@@ -785,11 +828,6 @@ class Connection {
     const prev = ex.outcome;
     if (prev !== null && !isErrorSpec(prev)) cancelBody(prev);
     ex.outcome = spec;
-    const w = ex.wake;
-    if (w !== null) {
-      ex.wake = null;
-      w();
-    }
     this.maybeWrite();
   }
 
@@ -811,55 +849,100 @@ class Connection {
   // ---- writing ----
 
   private maybeWrite(): void {
-    if (!this.writing && !this.done && this.queue.length > 0) void this.writeLoop();
+    if (!this.writing && !this.done && this.queue.length > 0) this.pump();
   }
 
-  private async writeLoop(): Promise<void> {
+  /**
+   * Writes the responses at the head of the queue, in order. A response
+   * that is complete at hand (a string or bytes body, no body, an error) is
+   * serialised and written synchronously, without waiting for the write to
+   * be accepted (the flow keeps writes in order; the next response waits
+   * while 16 KiB or more are still pending, and the send timeout runs while
+   * anything is); other bodies go through {@link writeStreamed}. Returns
+   * when the head of the queue has no response yet (`settle` calls again),
+   * when the queue is empty, or while a streamed body is being written.
+   */
+  private pump(): void {
     this.writing = true;
-    try {
-      for (;;) {
-        if (this.done) return;
-        const ex = this.queue[0];
-        if (ex === undefined) break;
-        if (ex.upgrade) {
-          if (ex.rest === null) break; // the read loop calls again once the request is complete
-          this.handOver(ex);
-          return;
-        }
-        if (ex.continueWanted && !ex.continueSent && !ex.bodyDone) this.sendContinue(ex);
-        if (ex.outcome === null) {
-          await new Promise<void>((r) => (ex.wake = r));
-          if (this.done) return;
-        }
-        ex.writing = true;
-        const outcome = ex.outcome!;
-        const keep = isErrorSpec(outcome) ? await this.writeError(ex, outcome) : await this.writeResponse(ex, outcome);
-        if (this.done) return;
-        this.queue.shift();
-        this.server.responses++;
-        if (!ex.bodyDone && !keep) {
-          ex.body?.error(new MorganaError("ECANCELED", "the response was sent before the request body was complete"));
-        } else if (!ex.bodyDone) {
-          // The rest of the request body is read and dropped (bounded by maxDiscardBytes).
-          ex.discard = true;
-          ex.body?.error(new MorganaError("ECANCELED", "the response was sent before the request body was complete"));
-          this.kick();
-        }
-        if (!keep) {
-          this.readStopped = true;
-          this.endConnection();
-          return;
-        }
-        this.kick();
+    for (;;) {
+      if (this.done) {
+        this.writing = false;
+        return;
       }
-    } catch (e) {
-      if (!this.done) this.fail(e, "write-error");
-      return;
-    } finally {
-      this.writing = false;
+      const ex = this.queue[0];
+      if (ex === undefined) break;
+      if (ex.upgrade) {
+        if (ex.rest === null) break; // the read loop calls again once the request is complete
+        if (this.writesPending > 0) {
+          this.waitingWrites = true; // hand over once the earlier responses were accepted
+          return;
+        }
+        this.writing = false;
+        this.handOver(ex);
+        return;
+      }
+      if (ex.continueWanted && !ex.continueSent && !ex.bodyDone) this.sendContinue(ex);
+      const outcome = ex.outcome;
+      if (outcome === null) {
+        this.writing = false;
+        return;
+      }
+      if (this.writesPending > 0 && this.pendingBytes >= SMALL_WRITE) {
+        this.waitingWrites = true; // onWritten resumes
+        return;
+      }
+      ex.writing = true;
+      let keep: boolean | Promise<boolean>;
+      try {
+        keep = isErrorSpec(outcome) ? this.writeError(ex, outcome) : this.writeResponse(ex, outcome);
+      } catch (e) {
+        this.writing = false;
+        if (!this.done) this.fail(e, "write-error");
+        return;
+      }
+      if (typeof keep !== "boolean") {
+        keep.then(
+          (k) => {
+            if (this.done) return;
+            if (this.written(ex, k)) this.pump();
+            else this.writing = false;
+          },
+          (e: unknown) => {
+            this.writing = false;
+            if (!this.done) this.fail(e, "write-error");
+          },
+        );
+        return;
+      }
+      if (!this.written(ex, keep)) {
+        this.writing = false;
+        return;
+      }
     }
+    this.writing = false;
     if (this.readStopped) this.checkEnd();
     else if (this.queue.length === 0 && this.parser.idle) this.deadline.set("idle", this.server.idleTimeoutMs);
+  }
+
+  /** The response of the head of the queue is written (or being written): next. Returns false when the connection ends. */
+  private written(ex: Exchange, keep: boolean): boolean {
+    this.queue.shift();
+    this.server.responses++;
+    if (!ex.bodyDone && !keep) {
+      ex.body?.error(new MorganaError("ECANCELED", "the response was sent before the request body was complete"));
+    } else if (!ex.bodyDone) {
+      // The rest of the request body is read and dropped (bounded by maxDiscardBytes).
+      ex.discard = true;
+      ex.body?.error(new MorganaError("ECANCELED", "the response was sent before the request body was complete"));
+      this.kick();
+    }
+    if (!keep) {
+      this.readStopped = true;
+      this.endConnection();
+      return false;
+    }
+    this.kick();
+    return true;
   }
 
   /** Should this response keep the connection open (before the handler's own fields)? */
@@ -870,7 +953,7 @@ class Connection {
     return true;
   }
 
-  private async writeError(ex: Exchange, spec: ErrorSpec): Promise<boolean> {
+  private writeError(ex: Exchange, spec: ErrorSpec): boolean {
     const keep = !spec.close && ex.head !== null && this.keepAliveFor(ex);
     const text = `${spec.status} ${STATUS_TEXT[spec.status] ?? ""}\n`;
     let s = statusLine(spec.status, "");
@@ -879,7 +962,7 @@ class Connection {
     s += `content-type: text/plain; charset=utf-8\r\ncontent-length: ${text.length}\r\n`;
     s += keep ? (ex.head!.versionMinor === 0 ? "connection: keep-alive\r\n\r\n" : "\r\n") : "connection: close\r\n\r\n";
     if (!ex.isHead) s += text;
-    await this.send(encodeLatin1(s));
+    this.writeHead(s);
     return keep;
   }
 
@@ -889,9 +972,11 @@ class Connection {
    * most 64 KiB (a Response built from a string or bytes does), a
    * Content-Length and one write of head and body; otherwise chunked
    * (HTTP/1.1) or delimited by closing the connection (HTTP/1.0). Returns
-   * whether the connection stays open.
+   * whether the connection stays open: at once when the response was
+   * written synchronously (no body, or a body known without reading its
+   * stream), else a promise.
    */
-  private async writeResponse(ex: Exchange, res: Response): Promise<boolean> {
+  private writeResponse(ex: Exchange, res: Response): boolean | Promise<boolean> {
     const head = ex.head!;
     const status = res.status;
     const http10 = head.versionMinor === 0;
@@ -900,7 +985,7 @@ class Connection {
     let hasDate = false;
     let hasServer = false;
     let fields = "";
-    for (const [name, value] of res.headers) {
+    for (const [name, value] of responseFields(res)) {
       switch (name) {
         case "content-length": {
           const n = /^[0-9]{1,15}$/.test(value) ? Number(value) : NaN;
@@ -931,44 +1016,56 @@ class Connection {
     if (status === 204 || status === 304 || status < 200) {
       if (body !== null) cancelBody(res);
       if (status === 304 && userLength >= 0) s += `content-length: ${userLength}\r\n`;
-      await this.send(encodeLatin1(s + this.connectionLine(keep, http10)));
+      this.writeHead(s + this.connectionLine(keep, http10));
       return keep;
     }
     if (body === null) {
       if (!ex.isHead || userLength >= 0) s += `content-length: ${ex.isHead ? userLength : 0}\r\n`;
-      await this.send(encodeLatin1(s + this.connectionLine(keep, http10)));
+      this.writeHead(s + this.connectionLine(keep, http10));
       return keep;
     }
     if (userLength >= 0 && ex.isHead) {
       cancelBody(res);
-      await this.send(encodeLatin1(s + `content-length: ${userLength}\r\n` + this.connectionLine(keep, http10)));
+      this.writeHead(s + `content-length: ${userLength}\r\n` + this.connectionLine(keep, http10));
       return keep;
     }
 
     // A body built from a string or bytes: one write of head and body, no stream reads.
-    const known = knownBody(res);
+    const known = knownBody(res, body);
     if (known !== null && (userLength < 0 || userLength === known.length)) {
       s += `content-length: ${known.length}\r\n` + this.connectionLine(keep, http10);
       if (ex.isHead || known.length === 0) {
-        await this.send(encodeLatin1(s));
+        this.writeHead(s);
       } else if (known.length + s.length <= SMALL_WRITE || known.bytes === null) {
-        const out = new Uint8Array(s.length + known.length);
-        const off = writeLatin1(s, out, 0);
+        const out = allocOut(s.length + known.length);
+        const off = writeHeadBytes(s, out);
         if (known.bytes !== null) out.set(known.bytes, off);
+        else if (known.text.length === known.length && known.length <= 64) writeLatin1(known.text, out, off); // ASCII (as long in UTF-8 as in UTF-16), short
         else if (writeUtf8(known.text, out, off) !== known.length) throw new Error("knownBody: length mismatch");
-        await this.send(out);
+        this.track(this.flow.write(out), out.length);
       } else {
-        await this.sendv([encodeLatin1(s), known.bytes.slice()]);
+        this.track(this.flow.writev([encodeOut(s), known.bytes.slice()]), s.length + known.length);
       }
       return keep;
     }
+    return this.writeStreamed(ex, body, s, keep, userLength, http10);
+  }
 
+  /** The rest of {@link writeResponse}: a body read from its stream. */
+  private async writeStreamed(
+    ex: Exchange,
+    body: ReadableStream<Uint8Array>,
+    s: string,
+    keep: boolean,
+    userLength: number,
+    http10: boolean,
+  ): Promise<boolean> {
     const reader = body.getReader();
     let failed = true;
     const server = this.server;
     try {
       if (userLength >= 0) {
-        await this.send(encodeLatin1(s + `content-length: ${userLength}\r\n` + this.connectionLine(keep, http10)));
+        await this.send(encodeOut(s + `content-length: ${userLength}\r\n` + this.connectionLine(keep, http10)));
         let sent = 0;
         for (;;) {
           const r = await reader.read();
@@ -1026,11 +1123,11 @@ class Connection {
         // Nothing was written yet: the body failed before its first byte.
         server.drops.drop("response-body-error");
         server.onError(e);
-        return await this.writeError(ex, { status: 500, close: false });
+        return this.writeError(ex, { status: 500, close: false });
       }
       if (ended) {
         s += `content-length: ${total}\r\n` + this.connectionLine(keep, http10);
-        if (ex.isHead || total === 0) await this.send(encodeLatin1(s));
+        if (ex.isHead || total === 0) await this.send(encodeOut(s));
         else await this.writeHeadAndChunks(s, chunks, total);
         failed = false;
         return keep;
@@ -1038,7 +1135,7 @@ class Connection {
       if (ex.isHead) {
         reader.cancel().catch(noop);
         pending?.catch(noop);
-        await this.send(encodeLatin1(s + (http10 ? "" : "transfer-encoding: chunked\r\n") + this.connectionLine(keep && !http10, http10)));
+        await this.send(encodeOut(s + (http10 ? "" : "transfer-encoding: chunked\r\n") + this.connectionLine(keep && !http10, http10)));
         failed = false;
         return keep && !http10;
       }
@@ -1058,8 +1155,8 @@ class Connection {
         return false;
       }
       s += "transfer-encoding: chunked\r\n" + this.connectionLine(keep, false);
-      const parts: Uint8Array[] = [encodeLatin1(s)];
-      if (total > 0) parts.push(encodeLatin1(total.toString(16) + "\r\n"), ...chunks, CRLF.slice());
+      const parts: Uint8Array[] = [encodeOut(s)];
+      if (total > 0) parts.push(encodeOut(total.toString(16) + "\r\n"), ...chunks, CRLF.slice());
       await this.sendv(parts);
       for (;;) {
         const r = await (pending ?? reader.read());
@@ -1068,7 +1165,7 @@ class Connection {
         const bytes = asBytes(r.value);
         if (bytes === null) throw new TypeError("a response body chunk is not bytes");
         if (bytes.length === 0) continue;
-        await this.sendv([encodeLatin1(bytes.length.toString(16) + "\r\n"), bytes, CRLF.slice()]);
+        await this.sendv([encodeOut(bytes.length.toString(16) + "\r\n"), bytes, CRLF.slice()]);
       }
       await this.send(LAST_CHUNK.slice());
       failed = false;
@@ -1079,17 +1176,52 @@ class Connection {
   }
 
   /** flow.write under the send timeout. */
-  private async send(data: Uint8Array): Promise<void> {
-    this.sendDeadline.set("send", this.server.sendTimeoutMs);
-    await this.flow.write(data);
-    this.sendDeadline.clear();
+  private send(data: Uint8Array): Promise<void> {
+    return this.track(this.flow.write(data), data.length);
   }
 
-  private async sendv(chunks: Uint8Array[]): Promise<void> {
-    this.sendDeadline.set("send", this.server.sendTimeoutMs);
-    await this.flow.writev(chunks);
-    this.sendDeadline.clear();
+  private sendv(chunks: Uint8Array[]): Promise<void> {
+    let n = 0;
+    for (const c of chunks) n += c.length;
+    return this.track(this.flow.writev(chunks), n);
   }
+
+  /** A header section (latin1) in one write, not awaited. */
+  private writeHead(s: string): void {
+    const out = encodeOut(s);
+    this.track(this.flow.write(out), out.length);
+  }
+
+  /**
+   * Counts a write until the flow accepts it, under the send timeout (armed
+   * while any write is pending). A failed write fails the connection.
+   */
+  private track(p: Promise<void>, bytes: number): Promise<void> {
+    this.writesPending++;
+    this.pendingBytes += bytes;
+    this.sendDeadline.set("send", this.server.sendTimeoutMs);
+    p.then(this.onWritten, this.onWriteFailed);
+    return p;
+  }
+
+  private readonly onWritten = (): void => {
+    if (--this.writesPending > 0) return;
+    this.pendingBytes = 0;
+    this.sendDeadline.clear();
+    if (this.done) return;
+    if (this.endWhenWritten) {
+      this.endWhenWritten = false;
+      this.endConnection();
+    } else if (this.waitingWrites) {
+      this.waitingWrites = false;
+      this.pump();
+    }
+  };
+
+  private readonly onWriteFailed = (e: unknown): void => {
+    this.writesPending--;
+    if (!this.done) this.fail(e, "write-error");
+  };
 
   private connectionLine(keep: boolean, http10: boolean): string {
     if (!keep) return "connection: close\r\n\r\n";
@@ -1098,15 +1230,15 @@ class Connection {
 
   private async writeHeadAndChunks(head: string, chunks: Uint8Array[], total: number): Promise<void> {
     if (total + head.length <= SMALL_WRITE) {
-      const out = new Uint8Array(head.length + total);
-      let off = writeLatin1(head, out, 0);
+      const out = allocOut(head.length + total);
+      let off = writeHeadBytes(head, out);
       for (const c of chunks) {
         out.set(c, off);
         off += c.length;
       }
       await this.send(out);
     } else {
-      await this.sendv([encodeLatin1(head), ...chunks]);
+      await this.sendv([encodeOut(head), ...chunks]);
     }
   }
 
@@ -1134,6 +1266,11 @@ class Connection {
   /** Closes gracefully after the responses: FIN, then linger (read and drop input) before close. */
   private endConnection(): void {
     if (this.closing || this.done) return;
+    if (this.writesPending > 0) {
+      // FIN (or close) once the last responses were accepted, under the send timeout.
+      this.endWhenWritten = true;
+      return;
+    }
     this.closing = true;
     this.readStopped = true;
     this.deadline.dispose();
@@ -1186,11 +1323,6 @@ class Connection {
     for (const ex of this.queue) {
       ex.body?.error(gone);
       if (ex.outcome !== null && !isErrorSpec(ex.outcome) && !ex.writing) cancelBody(ex.outcome);
-      const w = ex.wake;
-      if (w !== null) {
-        ex.wake = null;
-        w();
-      }
     }
     this.cur?.body?.error(gone);
     this.queue.length = 0;

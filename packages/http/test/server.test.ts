@@ -100,6 +100,39 @@ describe("keep-alive and framing", () => {
     expect(started).toBe(5);
   });
 
+  it("pipelined responses to a client that does not read: at most 16 KiB beyond the flow's buffer are written ahead, all arrive in order", async () => {
+    const size = 10_000;
+    const h = harness({ handler: (req) => new Response(new URL(req.url).pathname.slice(1).repeat(size)) });
+    const c = h.connect({ bufferSize: 4096, lazy: true });
+    const letters = "abcdefghij";
+    for (const _ of letters) c.reader.expect("GET");
+    await c.send([...letters].map((l) => GET(`/${l}`)).join(""));
+    await flush(10);
+    // The first 10 kB write is pending in the 4 KiB pair, the second pushed the pending bytes past 16 KiB: the server waits.
+    expect(c.server.stats().pendingWrites).toBe(2);
+    expect(h.server.stats().counters.responses).toBe(2);
+    for (const l of letters) {
+      const r = await c.reader.next();
+      expect(r.body).toBe(l.repeat(size));
+    }
+    expect(h.server.stats().counters.responses).toBe(10);
+  });
+
+  it("a closing response held back by the flow is delivered whole before the end of stream", async () => {
+    const body = "z".repeat(50_000);
+    const h = harness({ handler: () => new Response(body, { headers: { connection: "close" } }) });
+    const c = h.connect({ bufferSize: 1024, lazy: true });
+    await c.request("GET", GET("/"));
+    await flush(10);
+    expect(c.server.stats().pendingWrites).toBe(1);
+    const [r, ...more] = await c.reader.end();
+    expect(r!.body).toBe(body);
+    expect(more).toEqual([]);
+    await c.flow.shutdown(); // ends the server's lingering close
+    await c.done;
+    expect(h.server.connections).toBe(0);
+  });
+
   it("streams a response of unknown length with chunked coding, chunk by chunk", async () => {
     const gate = deferred();
     const h = harness({
