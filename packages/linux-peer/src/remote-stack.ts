@@ -125,7 +125,10 @@ function sweepBundles(): void {
 export function remoteHelperBundle(): Promise<string> {
   if (bundling !== undefined) return bundling;
   const attempt = (async () => {
-    const { build } = await import("esbuild");
+    // esbuild is an optional peer dependency: only the remote stack needs it.
+    const { build } = await import("esbuild").catch((e: unknown) => {
+      throw new MorganaError("ENOTSUP", "createRemoteStack needs the esbuild package (npm install --save-dev esbuild)", { cause: e });
+    });
     const result = await build({
       entryPoints: [helperSource()],
       bundle: true,
