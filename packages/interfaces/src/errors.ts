@@ -72,7 +72,19 @@ export type DnsErrorCode =
  * it was closed, an aborted operation (`AbortSignal`), a stream that ended
  * cleanly before the data a reader needed.
  */
-export type NodeErrorCode = "ERR_SOCKET_CLOSED" | "ABORT_ERR" | "ERR_STREAM_PREMATURE_CLOSE";
+export type NodeErrorCode =
+  | "ERR_SOCKET_CLOSED"
+  | "ABORT_ERR"
+  | "ERR_STREAM_PREMATURE_CLOSE"
+  // Argument and state errors of node:net's API, for facades that mimic it (@morgana/node-net).
+  | "ERR_SOCKET_BAD_PORT"
+  | "ERR_MISSING_ARGS"
+  | "ERR_INVALID_ARG_TYPE"
+  | "ERR_INVALID_IP_ADDRESS"
+  | "ERR_OUT_OF_RANGE"
+  | "ERR_SERVER_ALREADY_LISTEN"
+  | "ERR_SERVER_NOT_RUNNING"
+  | "ERR_SOCKET_CLOSED_BEFORE_CONNECTION";
 
 export type ErrorCode = SystemErrorCode | DnsErrorCode | NodeErrorCode;
 

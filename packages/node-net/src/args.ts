@@ -105,7 +105,7 @@ export function validatePort(port: unknown, name: string, allowZero: boolean): n
     Number(port) <= 0xffff &&
     (allowZero || Number(port) !== 0);
   if (!ok) {
-    throw new MorganaError("EINVAL", `${name} should be >= ${allowZero ? 0 : 1} and < 65536. Received ${typeof port === "string" ? JSON.stringify(port) : String(port)}.`);
+    throw new MorganaError("ERR_SOCKET_BAD_PORT", `${name} should be >= ${allowZero ? 0 : 1} and < 65536. Received ${typeof port === "string" ? JSON.stringify(port) : String(port)}.`);
   }
   return Number(port);
 }
@@ -137,7 +137,7 @@ export function normalizeListenArgs(args: readonly unknown[]): NormalizedListen 
     return { port: p, host: opts.host || undefined, backlog: backlog === undefined ? undefined : Math.trunc(backlog), signal: opts.signal, cb };
   }
   if (opts.path !== undefined) throw new MorganaError("ENOTSUP", "listen: Unix domain sockets and named pipes are not supported by the Morgana net facade");
-  throw new MorganaError("EINVAL", 'The argument \'options\' must have the property "port" or "path"');
+  throw new MorganaError("ERR_MISSING_ARGS", 'The argument \'options\' must have the property "port" or "path"');
 }
 
 /** What a host string means to the facade. */

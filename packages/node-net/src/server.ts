@@ -90,7 +90,7 @@ export class NetServer extends EventEmitter {
   listen(...args: unknown[]): this {
     const a = normalizeListenArgs(args);
     if (this.#listener !== undefined || this.#listenPending) {
-      throw new MorganaError("EINVAL", "Listen method has been called more than once without closing.");
+      throw new MorganaError("ERR_SERVER_ALREADY_LISTEN", "Listen method has been called more than once without closing.");
     }
     if (a.cb !== null) this.once("listening", a.cb);
     this.#listenPending = true;
@@ -205,13 +205,13 @@ export class NetServer extends EventEmitter {
   /**
    * Stops accepting (the stack refuses new connections, connections not yet
    * accepted are reset) and emits `'close'` once every accepted connection
-   * has closed. `cb` gets an error (EINVAL, Node: ERR_SERVER_NOT_RUNNING) if
+   * has closed. `cb` gets an error (ERR_SERVER_NOT_RUNNING, as Node's) if
    * the server was not listening.
    */
   close(cb?: (err?: Error) => void): this {
     if (typeof cb === "function") {
       if (this.#listener === undefined && !this.#listenPending) {
-        this.once("close", () => cb(new MorganaError("EINVAL", "Server is not running.")));
+        this.once("close", () => cb(new MorganaError("ERR_SERVER_NOT_RUNNING", "Server is not running.")));
       } else this.once("close", () => cb());
     }
     const l = this.#listener;

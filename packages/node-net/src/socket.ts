@@ -143,10 +143,12 @@ export class NetSocket extends Duplex {
     if (options.path !== undefined) throw new MorganaError("ENOTSUP", "connect: Unix domain sockets are not supported by the Morgana net facade", { syscall: "connect", address: options.path });
     if (this.destroyed) throw new MorganaError("ERR_SOCKET_CLOSED", "connect: a destroyed facade socket cannot connect again; create a new one");
     if (this.#handle) throw new MorganaError(this.#connecting ? "EALREADY" : "EISCONN", "connect: the socket is already connecting or connected", { syscall: "connect" });
+    if (options.port === undefined) throw new MorganaError("ERR_MISSING_ARGS", 'The "options" or "port" or "path" argument must be specified');
     const port = validatePort(options.port, "Port", false);
     const localAddress = options.localAddress;
     if (localAddress !== undefined && localAddress !== "" && isIP(localAddress) !== 4) {
-      throw new MorganaError("EINVAL", `connect: invalid IPv4 localAddress ${JSON.stringify(localAddress)}`, { syscall: "connect" });
+      if (isIP(localAddress) === 6) throw new MorganaError("EAFNOSUPPORT", `connect: IPv6 localAddress ${localAddress} (the Morgana net facade is IPv4 only)`, { syscall: "connect" });
+      throw new MorganaError("ERR_INVALID_IP_ADDRESS", `Invalid IP address: ${String(localAddress)}`, { syscall: "connect" });
     }
     const localPort = options.localPort === undefined || options.localPort === 0 ? undefined : validatePort(options.localPort, "options.localPort", false);
     if (options.noDelay !== undefined) this.#noDelay = Boolean(options.noDelay);
@@ -356,8 +358,9 @@ export class NetSocket extends Duplex {
    */
   setTimeout(ms: number, callback?: () => void): this {
     if (this.destroyed) return this;
-    if (typeof ms !== "number" || Number.isNaN(ms) || ms < 0) throw new MorganaError("EINVAL", `setTimeout: msecs must be a non-negative number, not ${String(ms)}`);
-    if (callback !== undefined && typeof callback !== "function") throw new MorganaError("EINVAL", "setTimeout: callback must be a function");
+    if (typeof ms !== "number") throw new MorganaError("ERR_INVALID_ARG_TYPE", `The "msecs" argument must be of type number. Received ${typeof ms}`);
+    if (Number.isNaN(ms) || ms < 0 || !Number.isFinite(ms)) throw new MorganaError("ERR_OUT_OF_RANGE", `The value of "msecs" is out of range. It must be a non-negative finite number. Received ${String(ms)}`);
+    if (callback !== undefined && typeof callback !== "function") throw new MorganaError("ERR_INVALID_ARG_TYPE", `The "callback" argument must be of type function. Received ${typeof callback}`);
     this.timeout = ms;
     this.#clearTimer();
     if (ms === 0) {
@@ -457,7 +460,7 @@ export class NetSocket extends Duplex {
   #writeGeneric(data: Buffer | Buffer[], callback: WriteCb, retry: () => void): void {
     if (this.#connecting) {
       // As net.Socket: the write waits for 'connect'; a close before that fails it.
-      const onClose = () => callback(new MorganaError("ERR_SOCKET_CLOSED", "Socket closed before the connection was established"));
+      const onClose = () => callback(new MorganaError("ERR_SOCKET_CLOSED_BEFORE_CONNECTION", "Socket closed before the connection was established"));
       this.once("close", onClose);
       this.once("connect", () => {
         this.off("close", onClose);

@@ -241,6 +241,45 @@ async function scenarios(sv: NetLike, cl: NetLike, host: string, clientHost: str
     t.serverClose = { count, order };
     c.destroy();
   }
+
+  // Misuse: the codes Node's argument and state checks use.
+  {
+    const code = (f: () => unknown): string => {
+      try {
+        f();
+        return "no throw";
+      } catch (e) {
+        return String((e as { code?: string }).code);
+      }
+    };
+    const quiet = (s: Sock) => (s.on("error", () => {}), s);
+    const misuse: Record<string, string> = {
+      badPort: code(() => quiet(cl.connect(70000, host))),
+      negativePort: code(() => quiet(cl.connect({ port: -1, host }))),
+      noPort: code(() => quiet(cl.connect({ host } as object))),
+      badLocalAddress: code(() => quiet(cl.connect({ port: 80, host, localAddress: "not-an-ip" }))),
+      timeoutNegative: code(() => new cl.Socket().setTimeout(-1)),
+      timeoutString: code(() => new cl.Socket().setTimeout("x" as unknown as number)),
+      listenBadPort: code(() => sv.createServer().listen(70000)),
+    };
+    const srv = sv.createServer();
+    await new Promise<void>((r) => srv.listen(0, host, () => r()));
+    misuse.listenTwice = code(() => srv.listen(0, host));
+    await new Promise<void>((r) => srv.close(() => r()));
+    misuse.closeNotRunning = await new Promise<string>((r) => srv.close((e?: Error) => r(String((e as { code?: string } | undefined)?.code))));
+    // A write queued before a connection that fails.
+    const closedPort = await new Promise<number>((r) => {
+      const tmp = sv.createServer();
+      tmp.listen(0, host, () => {
+        const port = (tmp.address() as { port: number }).port;
+        tmp.close(() => r(port));
+      });
+    });
+    const early = cl.connect(closedPort, host);
+    early.on("error", () => {});
+    misuse.writeBeforeFailedConnect = await new Promise<string>((r) => early.write("x", (e?: Error | null) => r(String((e as { code?: string } | null | undefined)?.code))));
+    t.misuse = misuse;
+  }
   return t;
 }
 
@@ -252,4 +291,16 @@ it("the facade produces the same transcript as node:net", async () => {
   expect(real.refused).toMatchObject({ log: ["error:ECONNREFUSED", "close:true"] });
   expect(real.echo).toMatchObject({ text: "HELLO WORLD", log: ["connect", "ready", "data", "end", "close:false"], finishBeforeClose: true });
   expect(real.inUse).toMatchObject({ code: "EADDRINUSE", syscall: "listen" });
+  expect(real.misuse).toEqual({
+    badPort: "ERR_SOCKET_BAD_PORT",
+    negativePort: "ERR_SOCKET_BAD_PORT",
+    noPort: "ERR_MISSING_ARGS",
+    badLocalAddress: "ERR_INVALID_IP_ADDRESS",
+    timeoutNegative: "ERR_OUT_OF_RANGE",
+    timeoutString: "ERR_INVALID_ARG_TYPE",
+    listenBadPort: "ERR_SOCKET_BAD_PORT",
+    listenTwice: "ERR_SERVER_ALREADY_LISTEN",
+    closeNotRunning: "ERR_SERVER_NOT_RUNNING",
+    writeBeforeFailedConnect: "ERR_SOCKET_CLOSED_BEFORE_CONNECTION",
+  });
 }, 30_000);

@@ -165,10 +165,11 @@ describe("connect and echo", () => {
     const [err] = await within<[Error & { code: string }]>(v6, "error");
     expect(err.code).toBe("EAFNOSUPPORT");
     expect(() => p.netB.connect("/tmp/socket")).toThrow(expect.objectContaining({ code: "ENOTSUP" }));
-    expect(() => p.netB.connect(70000, p.hostA)).toThrow(expect.objectContaining({ code: "EINVAL" }));
-    expect(() => p.netB.connect({ port: 80, host: p.hostA, localAddress: "fe80::1" })).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    expect(() => p.netB.connect(70000, p.hostA)).toThrow(expect.objectContaining({ code: "ERR_SOCKET_BAD_PORT" }));
+    expect(() => p.netB.connect({ port: 80, host: p.hostA, localAddress: "fe80::1" })).toThrow(expect.objectContaining({ code: "EAFNOSUPPORT" }));
+    expect(() => p.netB.connect({ port: 80, host: p.hostA, localAddress: "not-an-ip" })).toThrow(expect.objectContaining({ code: "ERR_INVALID_IP_ADDRESS" }));
     expect(() => p.netA.createServer().listen("/tmp/sock")).toThrow(expect.objectContaining({ code: "ENOTSUP" }));
-    expect(() => p.netA.createServer().listen(-1)).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    expect(() => p.netA.createServer().listen(-1)).toThrow(expect.objectContaining({ code: "ERR_SOCKET_BAD_PORT" }));
   });
 });
 
@@ -282,7 +283,7 @@ describe("errors", () => {
     expect([err.code, err.syscall, err.port]).toEqual(["EADDRINUSE", "listen", 8000]);
     expect([second.listening, second.address(), listened]).toEqual([false, null, false]);
     expect(first.listening).toBe(true);
-    expect(() => first.listen(8001)).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    expect(() => first.listen(8001)).toThrow(expect.objectContaining({ code: "ERR_SERVER_ALREADY_LISTEN" }));
     await second[Symbol.asyncDispose](); // not listening: resolves at once
     await first[Symbol.asyncDispose]();
     expect(first.listening).toBe(false);
