@@ -131,3 +131,23 @@ export function median(xs: number[]): number {
   const m = s.length >> 1;
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
+
+/**
+ * Runs `loops` concurrent loops calling `once` for `ms` milliseconds and
+ * returns the calls completed per second (a closed-loop load generator inside
+ * the process, for servers and clients that share it).
+ */
+export async function loadLoop(loops: number, ms: number, once: () => Promise<void>): Promise<number> {
+  let count = 0;
+  const t0 = performance.now();
+  const end = t0 + ms;
+  await Promise.all(
+    Array.from({ length: loops }, async () => {
+      while (performance.now() < end) {
+        await once();
+        count++;
+      }
+    }),
+  );
+  return (count * 1000) / (performance.now() - t0);
+}

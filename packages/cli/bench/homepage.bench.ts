@@ -29,7 +29,7 @@ import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { figure, median } from "@morgana/benchkit";
+import { figure, loadLoop, median } from "@morgana/benchkit";
 import { autocannon as cannon, type CannonResult } from "@morgana/benchkit/node";
 import { linuxPeerSupport } from "@morgana/linux-peer";
 import { createFetch } from "@morgana/http";
@@ -213,22 +213,6 @@ figure("cli", "homepage-socket-rps", async () => {
     note: `GET / (${page.bytes} bytes) on the socket target; autocannon 8.0.0 in another process, ${CONNECTIONS} keep-alive connections, ${SECONDS} s per run, interleaved, best of two (ours ${o.map((x) => Math.round(x.rps)).join("/")}, node ${n.map((x) => Math.round(x.rps)).join("/")})`,
   };
 });
-
-/** `loops` concurrent request loops for `ms`; returns requests per second. */
-async function loadLoop(loops: number, ms: number, once: () => Promise<void>): Promise<number> {
-  let count = 0;
-  const t0 = performance.now();
-  const end = t0 + ms;
-  await Promise.all(
-    Array.from({ length: loops }, async () => {
-      while (performance.now() < end) {
-        await once();
-        count++;
-      }
-    }),
-  );
-  return (count * 1000) / (performance.now() - t0);
-}
 
 figure("cli", "homepage-direct-rps", async () => {
   const page = await indexPage();

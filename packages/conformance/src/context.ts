@@ -4,7 +4,7 @@
  */
 import { expect } from "vitest";
 import type { Stack, TcpConnectOptions, TcpFlow, TcpListener, TcpListenOptions } from "@morgana/interfaces";
-import { chunkSizes, deriveSeed, PatternSource, PatternVerifier } from "./data.js";
+import { chunkSizes, concat, deriveSeed, PatternSource, PatternVerifier } from "./data.js";
 import type { StackPair } from "./types.js";
 import type { Watchdog } from "./watchdog.js";
 
@@ -203,13 +203,7 @@ export class CheckContext {
       chunks.push(chunk);
       n += chunk.length;
     }
-    const out = new Uint8Array(n);
-    let o = 0;
-    for (const c of chunks) {
-      out.set(c, o);
-      o += c.length;
-    }
-    return out;
+    return concat(chunks);
   }
 
   /** Awaits `p` and checks that it gives `null` (a read or accept at its end), with a clear message when it rejects. */

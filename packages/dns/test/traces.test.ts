@@ -4,86 +4,14 @@
  * values tshark printed for it.
  */
 import { readFileSync } from "node:fs";
-import { ipPackets, traceNames, TRACES_DIR } from "@morgana/testkit";
+import { ipPackets, jsonFields, parseJsonWithDuplicates, traceNames, TRACES_DIR, type Json, type JsonEntries } from "@morgana/testkit";
 import { describe, expect, it } from "vitest";
 import { decodeMessage, encodeMessage, flagsWord, typeCode, tsharkHex16, tsharkName, tsharkText, type Message, type ResourceRecord } from "../src/index.js";
 import { toHexString } from "./helpers.js";
 
-type Json = string | number | boolean | null | Json[] | Entries;
-/** A JSON object as its entries in order, duplicates kept (tshark repeats keys). */
-interface Entries {
-  readonly entries: [string, Json][];
-}
-
-function parseJsonWithDuplicates(text: string): Json {
-  let i = 0;
-  const ws = (): void => {
-    while (/\s/.test(text[i] ?? "")) i++;
-  };
-  const value = (): Json => {
-    ws();
-    const c = text[i];
-    if (c === "{") {
-      i++;
-      const entries: [string, Json][] = [];
-      ws();
-      if (text[i] === "}") {
-        i++;
-        return { entries };
-      }
-      for (;;) {
-        ws();
-        const k = value() as string;
-        ws();
-        i++; // :
-        entries.push([k, value()]);
-        ws();
-        if (text[i++] === "}") return { entries };
-      }
-    }
-    if (c === "[") {
-      i++;
-      const arr: Json[] = [];
-      ws();
-      if (text[i] === "]") {
-        i++;
-        return arr;
-      }
-      for (;;) {
-        arr.push(value());
-        ws();
-        if (text[i++] === "]") return arr;
-      }
-    }
-    if (c === '"') {
-      let j = i + 1;
-      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      const s = JSON.parse(text.slice(i, j + 1)) as string;
-      i = j + 1;
-      return s;
-    }
-    const m = /^(-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false|null)/.exec(text.slice(i, i + 40))!;
-    i += m[0].length;
-    return JSON.parse(m[0]) as Json;
-  };
-  return value();
-}
-
-/** Every value of every key under `node`, in document order. */
-function fields(node: Json, out = new Map<string, string[]>()): Map<string, string[]> {
-  if (Array.isArray(node)) for (const v of node) fields(v, out);
-  else if (node !== null && typeof node === "object") {
-    for (const [k, v] of node.entries) {
-      if (typeof v === "string") out.set(k, [...(out.get(k) ?? []), v]);
-      else fields(v, out);
-    }
-  }
-  return out;
-}
-
 function layer(frame: Json, name: string): Json | undefined {
-  const src = (frame as Entries).entries.find(([k]) => k === "_source")![1] as Entries;
-  const layers = src.entries.find(([k]) => k === "layers")![1] as Entries;
+  const src = (frame as JsonEntries).entries.find(([k]) => k === "_source")![1] as JsonEntries;
+  const layers = src.entries.find(([k]) => k === "layers")![1] as JsonEntries;
   return layers.entries.find(([k]) => k === name)?.[1];
 }
 
@@ -101,13 +29,13 @@ function dnsPackets(name: string): DnsPacket[] {
     const dns = layer(json[p.index]!, "dns");
     if (dns === undefined || p.complete === undefined) continue;
     if (p.protocol === 17) {
-      out.push({ index: p.index, transport: "udp", bytes: p.complete.subarray(8), tshark: fields(dns) });
+      out.push({ index: p.index, transport: "udp", bytes: p.complete.subarray(8), tshark: jsonFields(dns) });
     } else if (p.protocol === 6) {
       const seg = p.complete;
       const payload = seg.subarray((seg[12]! >> 4) * 4);
       const len = (payload[0]! << 8) | payload[1]!;
       expect(payload.length).toBe(len + 2);
-      out.push({ index: p.index, transport: "tcp", bytes: payload.subarray(2), tshark: fields(dns) });
+      out.push({ index: p.index, transport: "tcp", bytes: payload.subarray(2), tshark: jsonFields(dns) });
     }
   }
   return out;

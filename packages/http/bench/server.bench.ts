@@ -14,7 +14,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { figure } from "@morgana/benchkit";
+import { figure, loadLoop } from "@morgana/benchkit";
 import { autocannon as cannon, type CannonResult } from "@morgana/benchkit/node";
 import { SeededRandom, systemClock } from "@morgana/sim";
 import { createStack } from "@morgana/stack";
@@ -62,22 +62,6 @@ figure("http", "server-keepalive-unix-socket", async () => {
     note: `autocannon 8.0.0 in another process, ${CONNECTIONS} keep-alive connections, ${SECONDS} s per run, interleaved, best of two (ours ${o.map((x) => Math.round(x.rps)).join("/")}, node ${n.map((x) => Math.round(x.rps)).join("/")}); 12-byte text body`,
   };
 });
-
-/** `loops` concurrent request loops for `ms`; returns requests per second. */
-async function loadLoop(loops: number, ms: number, once: () => Promise<void>): Promise<number> {
-  let count = 0;
-  const end = performance.now() + ms;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: loops }, async () => {
-      while (performance.now() < end) {
-        await once();
-        count++;
-      }
-    }),
-  );
-  return (count * 1000) / (performance.now() - t0);
-}
 
 figure("http", "server-direct-stack", async () => {
   const [pa, pb] = createLink({ clock: systemClock });
