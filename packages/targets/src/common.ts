@@ -3,7 +3,7 @@
  * for SIGINT/SIGTERM, and the error lines. It imports no stack, so a bundle
  * of one target holds only that target's stack.
  */
-import { MorganaError, parseIpv4, type Clock, type Timer } from "@morgana/interfaces";
+import { MorganaError, parseIpv4 } from "@morgana/interfaces";
 
 /** Where `main` writes: one line per call, without the newline. */
 export interface TargetIo {
@@ -146,45 +146,3 @@ export async function guard(io: TargetIo, body: () => Promise<number>): Promise<
   }
 }
 
-/**
- * A clock that remembers its pending timers, so a target can cancel whatever
- * is left once everything is closed. Needed because a direct stack's
- * `close()` leaves TCP connections that completed their close in TIME-WAIT
- * with their 60 s timer armed (a @morgana/tcp limitation): on the system clock
- * that timer would keep the process alive for a minute after the run.
- */
-export interface OwnedClock extends Clock {
-  /** Timers set and neither fired nor cancelled. */
-  readonly pending: number;
-  /** Cancels every pending timer. */
-  cancelAll(): void;
-}
-
-export function ownedClock(base: Clock): OwnedClock {
-  const timers = new Set<Timer>();
-  const clock: OwnedClock = {
-    now: () => base.now(),
-    setTimer(delayMs, callback) {
-      const inner = base.setTimer(delayMs, () => {
-        timers.delete(handle);
-        callback();
-      });
-      const handle: Timer = {
-        cancel() {
-          timers.delete(handle);
-          inner.cancel();
-        },
-      };
-      timers.add(handle);
-      return handle;
-    },
-    get pending() {
-      return timers.size;
-    },
-    cancelAll() {
-      for (const t of [...timers]) t.cancel();
-    },
-    ...(base.wallTime === undefined ? {} : { wallTime: () => base.wallTime!() }),
-  };
-  return clock;
-}

@@ -23,7 +23,7 @@ import { createPcapFileWriter, type PcapFileWriter } from "@morgana/pcap/node";
 import { SeededRandom, systemClock } from "@morgana/sim";
 import { createStack, type DirectStack } from "@morgana/stack";
 import { VirtualSwitch } from "@morgana/vnetif";
-import { appLog, guard, messageOf, ownedClock, parseArgs, stdio, usage, type MainOptions, type OptionSpec, type TargetIo } from "./common.js";
+import { appLog, guard, messageOf, parseArgs, stdio, usage, type MainOptions, type OptionSpec, type TargetIo } from "./common.js";
 
 export type { MainOptions, TargetIo } from "./common.js";
 
@@ -91,7 +91,7 @@ const RCODES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED
  * rejects (the application failed to start, a page or a DNS question failed).
  */
 export async function runDirect(app: App, opts: DirectOptions = {}): Promise<DirectReport> {
-  const clock = ownedClock(opts.clock ?? systemClock);
+  const clock = opts.clock ?? systemClock;
   const random = new SeededRandom(opts.seed ?? "morgana-direct");
   const started = clock.now();
   const pcap: PcapFileWriter | undefined = opts.pcapPath === undefined ? undefined : createPcapFileWriter(opts.pcapPath);
@@ -158,7 +158,6 @@ export async function runDirect(app: App, opts: DirectOptions = {}): Promise<Dir
     await resolver?.close();
     await running?.close().catch(() => {});
     await closeStacks(client, server, pcap).catch(() => {});
-    clock.cancelAll();
     throw err;
   }
 }

@@ -19,7 +19,7 @@ import { createDgramNetif } from "@morgana/dgram-netif";
 import { createLinuxPeer, linuxPeerSupport, type LinuxPeer, type LinuxPeerSupport } from "@morgana/linux-peer";
 import { systemClock, systemRandom } from "@morgana/sim";
 import { createStack, type DirectStack } from "@morgana/stack";
-import { appLog, guard, hasCode, ownedClock, parseArgs, stdio, untilStopped, usage, UsageError, type MainOptions, type OptionSpec, type TargetIo } from "./common.js";
+import { appLog, guard, hasCode, parseArgs, stdio, untilStopped, usage, UsageError, type MainOptions, type OptionSpec, type TargetIo } from "./common.js";
 
 export type { MainOptions, TargetIo } from "./common.js";
 
@@ -52,7 +52,7 @@ export async function startTap(app: App, opts: TapOptions = {}): Promise<TapHand
   const support = (opts.support ?? linuxPeerSupport)();
   if (!support.ok) throw new MorganaError("ENOTSUP", support.reason ?? "the Linux peer is not supported here");
   const peer = await createLinuxPeer();
-  const clock = ownedClock(systemClock);
+  const clock = systemClock;
   let stack: DirectStack | undefined;
   try {
     const netif = await createDgramNetif({ localPort: peer.morganaPort, remotePort: peer.socatPort, mtu: peer.mtu });
@@ -78,16 +78,14 @@ export async function startTap(app: App, opts: TapOptions = {}): Promise<TapHand
         (closing ??= (async () => {
           try {
             await running.close();
-            await direct.close();
+            await direct.close(); // cancels every timer of the stack
           } finally {
-            clock.cancelAll(); // a safety net: the stack's close() cancels its timers
             await peer.close();
           }
         })()),
     };
   } catch (err) {
     await stack?.close();
-    clock.cancelAll();
     await peer.close();
     throw err;
   }

@@ -6,8 +6,7 @@ import { readCaptureFileSync } from "@morgana/pcap/node";
 import { VirtualClock } from "@morgana/sim";
 import { main, runDirect } from "../src/direct.js";
 import { systemClock } from "@morgana/sim";
-import { ownedClock } from "../src/common.js";
-import { captureIo, failingApp, probeApp } from "./fixtures.js";
+import { captureIo, failingApp, ownedClock, probeApp } from "./fixtures.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "morgana-targets-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -73,23 +72,27 @@ describe("the direct target", () => {
     expect(clock.pending).toBe(0);
   });
 
-  it("ownedClock: cancelAll cancels every pending timer; fired and cancelled timers leave the set", async () => {
+  it("runDirect with a failing application leaves no timer behind either", async () => {
+    const clock = ownedClock(systemClock);
+    await expect(runDirect(failingApp("boom"), { clock })).rejects.toThrow("boom");
+    expect(clock.pending).toBe(0);
+  });
+
+  it("ownedClock (the test helper): fired and cancelled timers leave the count", async () => {
     const base = new VirtualClock();
     const clock = ownedClock(base);
     const fired: number[] = [];
     clock.setTimer(10, () => fired.push(10));
     const t = clock.setTimer(20, () => fired.push(20));
     clock.setTimer(30, () => fired.push(30));
-    clock.setTimer(40, () => fired.push(40));
     t.cancel();
-    expect(clock.pending).toBe(3);
+    expect(clock.pending).toBe(2);
     await base.advance(15);
     expect(fired).toEqual([10]);
-    expect(clock.pending).toBe(2);
-    clock.cancelAll();
-    expect(clock.pending).toBe(0);
+    expect(clock.pending).toBe(1);
     await base.advance(100);
-    expect(fired).toEqual([10]);
+    expect(fired).toEqual([10, 30]);
+    expect(clock.pending).toBe(0);
     expect(base.pendingTimers).toBe(0);
     expect(clock.now()).toBe(base.now());
     expect(clock.wallTime?.()).toBe(base.wallTime());

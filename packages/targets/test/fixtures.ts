@@ -3,7 +3,7 @@
  * in examples/homepage): HTTP answering with the path and the stack's name,
  * and a one-record DNS zone, on the ports the target gives.
  */
-import { defineApp, type App, type AppContext } from "@morgana/interfaces";
+import { defineApp, type App, type AppContext, type Clock, type Timer } from "@morgana/interfaces";
 import { AuthoritativeServer, Zone, parseZone, serveDns, type DnsServerHandle } from "@morgana/dns";
 import { createHttpServer } from "@morgana/http";
 import { createServer, type Server } from "node:net";
@@ -80,4 +80,40 @@ export async function freePorts(): Promise<{ http: number; dns: number }> {
     await b.close();
     if (dnsPort !== a.port) return { http: a.port, dns: dnsPort };
   }
+}
+
+/**
+ * A clock that remembers its pending timers, so a test can check that a
+ * target leaves none behind once everything is closed (a timer left on the
+ * system clock would keep the process alive: TIME-WAIT's 60 s, for one).
+ */
+export interface OwnedClock extends Clock {
+  /** Timers set and neither fired nor cancelled. */
+  readonly pending: number;
+}
+
+export function ownedClock(base: Clock): OwnedClock {
+  const timers = new Set<Timer>();
+  const clock: OwnedClock = {
+    now: () => base.now(),
+    setTimer(delayMs, callback) {
+      const inner = base.setTimer(delayMs, () => {
+        timers.delete(handle);
+        callback();
+      });
+      const handle: Timer = {
+        cancel() {
+          timers.delete(handle);
+          inner.cancel();
+        },
+      };
+      timers.add(handle);
+      return handle;
+    },
+    get pending() {
+      return timers.size;
+    },
+    ...(base.wallTime === undefined ? {} : { wallTime: () => base.wallTime!() }),
+  };
+  return clock;
 }
